@@ -1,0 +1,40 @@
+"""The `artcolor` command: a thin shell over the library. Each subcommand lives in its own module,
+imported only when it runs, so `artcolor --help` stays fast and optional extras stay optional."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from .. import __version__
+
+COMMANDS = {
+    "colorize": "Colourise photos, files or folders, with a reference, a palette or automatically.",
+    "train": "Train a model.",
+    "evaluate": "Measure a model or a baseline on photos and paintings.",
+    "demo": "Start the web app.",
+    "export": "Export a model to ONNX.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return [name for name in COMMANDS if importlib.util.find_spec(f"artcolor.cli.{name}")]
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS or importlib.util.find_spec(f"artcolor.cli.{name}") is None:
+            return None
+        return importlib.import_module(f"artcolor.cli.{name}").command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="artcolor")
+def main():
+    """artcolor: colourise grayscale photos in the palette of any reference image."""
+
+
+def fail(message: str) -> None:
+    """Report a user-facing error without a traceback and exit 1."""
+    click.echo(f"artcolor: error: {message}", err=True)
+    raise SystemExit(1)

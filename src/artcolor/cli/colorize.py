@@ -1,0 +1,109 @@
+"""`artcolor colorize`: files and folders in, a mirrored folder of colourised images out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from . import fail
+from ..image import DEFAULT_MAX_PIXELS, ImageError, list_images, save_atomic
+
+
+@click.command("colorize")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--style", multiple=True, type=click.Path(path_type=Path), help="Reference image (repeat to blend).")
+@click.option("--style-weights", default=None, help="Blend weights, comma-separated, one per --style.")
+@click.option("--palette", default=None, help="Reference as colours: '#264653,#e9c46a,...'.")
+@click.option("--strength", default=1.0, show_default=True, type=float, help="0 = automatic, 1 = reference.")
+@click.option("--size", default=None, type=click.IntRange(min=16), help="Working short side (default: training size).")
+@click.option("--weights", default=None, type=click.Path(path_type=Path), help="Model folder (default: bundled).")
+@click.option("--method", default="model", type=click.Choice(["model", "welsh", "gray"]), show_default=True,
+              help="The network, or a classical baseline.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, type=int, help="Refuse larger inputs.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+def command(inputs, out, style, style_weights, palette, strength, size, weights, method, device, max_pixels, overwrite):
+    """Colourise INPUTS (files or folders, recursive) into OUT, mirroring their relative paths."""
+    from ..inference import palette_image
+
+    styles = [str(s) for s in style]
+    if palette:
+        try:
+            styles.append(palette_image(palette.split(",")))
+        except ValueError as e:
+            fail(f"--palette: {e}")
+    weights_list = _parse_weights(style_weights, len(styles))
+    jobs = _plan(inputs, out, overwrite)
+    rank, world = _rank_and_world()
+    jobs = jobs[rank::world]
+    colorize_one = _make_colorizer(method, weights, device, max_pixels, size, styles, weights_list, strength)
+
+    done, failed, skipped = 0, 0, 0
+    for src, dst in tqdm(jobs, desc="colorize", unit="img", disable=None, dynamic_ncols=True):
+        if dst is None:
+            skipped += 1
+            continue
+        try:
+            save_atomic(colorize_one(src), dst)
+            done += 1
+        except (ImageError, OSError) as e:
+            failed += 1
+            tqdm.write(f"artcolor: skipped {e}" if isinstance(e, ImageError) else f"artcolor: skipped {src}: {e}")
+    click.echo(f"{done} colourised, {failed} failed, {skipped} skipped (exists; --overwrite replaces) -> {out}")
+    raise SystemExit(1 if failed else 0)
+
+
+def _parse_weights(text, n_styles):
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        fail(f"--style-weights: expected comma-separated numbers, got {text!r}")
+    if len(values) != n_styles:
+        fail(f"--style-weights: {len(values)} weights for {n_styles} references")
+    return values
+
+
+def _plan(inputs, out, overwrite):
+    """(input, output-or-None-if-skipped) pairs; refuses to write over any input."""
+    for item in inputs:
+        if not item.exists():
+            fail(f"{item}: no such file or folder")
+    jobs = []
+    sources = {p.resolve() for p, _ in list_images(inputs)}
+    for src, rel in list_images(inputs):
+        dst = out / rel
+        if dst.suffix.lower() not in {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}:
+            dst = dst.with_suffix(".png")
+        if dst.resolve() in sources:
+            fail(f"{dst}: output would overwrite an input; choose another output folder")
+        jobs.append((src, None if dst.exists() and not overwrite else dst))
+    return jobs
+
+
+def _rank_and_world():
+    """Under torchrun each process takes every WORLD_SIZE-th input."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def _make_colorizer(method, weights, device, max_pixels, size, styles, style_weights, strength):
+    if method != "model":
+        from .. import baselines
+
+        return baselines.make(method, styles, style_weights=style_weights, max_pixels=max_pixels)
+    from ..inference import Colorizer, pick_device
+
+    dev = pick_device(device)
+    if dev.type == "cuda" and "LOCAL_RANK" in os.environ:
+        dev = f"cuda:{os.environ['LOCAL_RANK']}"
+    try:
+        colorizer = Colorizer.load(weights, device=dev, max_pixels=max_pixels, size=size)
+        vector = colorizer.encode_style(styles or None, strength, style_weights)
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    return lambda src: colorizer.colorize_planes([colorizer.prepare(src)], vector)[0]

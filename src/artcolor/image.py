@@ -1,0 +1,177 @@
+"""Reading images from anything a user holds, and writing them without ever leaving half a file.
+
+An input becomes either a full-resolution luminance plane Y (H, W) float32 in [0, 1] (the gray
+photo to colourise) or an sRGB array (H, W, 3) uint8 (a reference). Colour inputs are made gray
+through their CIE luminance, so a colourised result keeps the photo's lightness exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .color import LINEAR16_TO_SRGB8, SRGB8_TO_LINEAR, Y_WEIGHTS
+
+ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
+
+DEFAULT_MAX_PIXELS = 100_000_000  # 10000 x 10000; larger inputs are refused, not decoded
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"}
+
+_Y_LUTS = [(SRGB8_TO_LINEAR * w).astype(np.float32) for w in Y_WEIGHTS]
+
+
+class ImageError(ValueError):
+    """An input that cannot be used; the message names it and says why."""
+
+
+def describe(src: ImageLike) -> str:
+    if isinstance(src, (str, os.PathLike)):
+        return str(src)
+    return f"<{type(src).__name__}>"
+
+
+def open_image(src: ImageLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Any supported input -> a decoded PIL image, EXIF orientation applied, first frame only."""
+    if isinstance(src, Image.Image):
+        im = src
+    elif isinstance(src, np.ndarray):
+        im = _from_array(src)
+    elif isinstance(src, (str, os.PathLike)):
+        im = _open_path(Path(src), max_pixels)
+    else:
+        raise ImageError(f"{describe(src)}: expected a path, a PIL image or a numpy array")
+    if max_pixels and im.width * im.height > max_pixels:
+        raise ImageError(f"{describe(src)}: {im.width}x{im.height} is larger than the limit of {max_pixels} pixels")
+    if im.width < 1 or im.height < 1:
+        raise ImageError(f"{describe(src)}: empty image ({im.width}x{im.height})")
+    return im
+
+
+def _open_path(path: Path, max_pixels: int | None) -> Image.Image:
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    _register_heif()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            old, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
+            try:
+                im = Image.open(path)
+                if max_pixels and im.width * im.height > max_pixels:
+                    raise ImageError(f"{path}: {im.width}x{im.height} is larger than the limit of {max_pixels} pixels")
+                im.seek(0)
+                im.load()
+            finally:
+                Image.MAX_IMAGE_PIXELS = old
+        return ImageOps.exif_transpose(im)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image, or a format that cannot be read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(f"{path}: refused as too large ({e})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(f"{path}: cannot decode image ({e})") from None
+
+
+def _register_heif() -> None:
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return
+    register_heif_opener()
+
+
+def _from_array(a: np.ndarray) -> Image.Image:
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ImageError(f"array of shape {a.shape}: expected (H, W), (H, W, 3) or (H, W, 4)")
+    if a.dtype == np.uint16 and a.ndim == 2:
+        return Image.fromarray(a.astype(np.int32), "I")
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise ImageError("float array contains NaN or infinity")
+        a = np.round(np.clip(a, 0, 1) * 255)
+    elif a.dtype != np.uint8:
+        if a.min() < 0 or a.max() > 255:
+            raise ImageError(f"{a.dtype} array with values outside 0..255; pass floats in [0, 1] or uint8")
+    return Image.fromarray(np.ascontiguousarray(a.astype(np.uint8)))
+
+
+def alpha_of(im: Image.Image) -> Image.Image | None:
+    """The alpha band, if the image has real transparency."""
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        return im.convert("RGBA").getchannel("A")
+    return None
+
+
+def luminance_plane(im: Image.Image) -> np.ndarray:
+    """CIE luminance Y (H, W) float32 in [0, 1] of any decoded image."""
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        v = np.asarray(im, dtype=np.float32) / 65535.0
+        v = np.clip(v, 0, 1)
+        return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
+    if im.mode in ("L", "LA", "1") or (im.mode == "P" and _palette_is_gray(im)):
+        return SRGB8_TO_LINEAR[np.asarray(im.convert("L"))]
+    r, g, b = (np.asarray(band) for band in im.convert("RGB").split())
+    y = _Y_LUTS[0][r]
+    y += _Y_LUTS[1][g]
+    y += _Y_LUTS[2][b]
+    return y
+
+
+def _palette_is_gray(im: Image.Image) -> bool:
+    pal = np.asarray(im.getpalette() or [], dtype=np.int32).reshape(-1, 3)
+    return bool(len(pal)) and bool((pal == pal[:, :1]).all())
+
+
+def rgb_array(im: Image.Image) -> np.ndarray:
+    """(H, W, 3) uint8 sRGB; transparent areas over white."""
+    if alpha_of(im) is not None:
+        im = Image.alpha_composite(Image.new("RGBA", im.size, "white"), im.convert("RGBA"))
+    return np.asarray(im.convert("RGB"))
+
+
+def gray_image(y: np.ndarray) -> Image.Image:
+    """The 8-bit gray photo whose luminance is y (H, W) in [0, 1]."""
+    return Image.fromarray(LINEAR16_TO_SRGB8[(np.clip(y, 0, 1) * 65535 + 0.5).astype(np.uint16)], "L")
+
+
+def list_images(inputs: list[str | os.PathLike]) -> list[tuple[Path, Path]]:
+    """Files and folders (recursive) -> (file, path relative to its input) pairs, in a stable order."""
+    found = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found += [(p, p.relative_to(item)) for p in files]
+        else:
+            found.append((item, Path(item.name)))
+    return found
+
+
+def save_atomic(im: Image.Image, path: str | os.PathLike, **params) -> None:
+    """Write an image via a temporary file in the same folder and a rename: never half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ImageError(f"{path}: unknown output format {path.suffix!r}")
+    if fmt == "JPEG":
+        params.setdefault("quality", 92)
+        if im.mode not in ("RGB", "L"):
+            im = im.convert("RGB")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            im.save(f, format=fmt, **params)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
