@@ -1,0 +1,55 @@
+"""`artcolor train`: a thin shell over `artcolor.training.train`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import fail
+
+
+@click.command("train")
+@click.option("--config", "config", default="default", show_default=True, help="default, seed, tiny or FILE.yaml.")
+@click.option("--photos", default=None, help="Training photos: a folder or hf:NAME[:split].")
+@click.option("--paintings", default=None, help="Style references: a folder or hf:NAME[:split].")
+@click.option("--val-photos", default=None, help="Validation photos (default: a split of --photos).")
+@click.option("--val-paintings", default=None, help="Validation references (default: a split of --paintings).")
+@click.option("--out", default=None, type=click.Path(path_type=Path), help="Run folder (default: runs/<config>).")
+@click.option("--steps", default=None, type=click.IntRange(min=1), help="Total optimiser steps.")
+@click.option("--resume", default=None, type=click.Path(path_type=Path), help="Continue this run folder.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value, e.g. optim.lr=1e-3.")
+def command(config, photos, paintings, val_photos, val_paintings, out, steps, resume, overrides):
+    """Train a colourisation model; the final model folder is RUN/model (RUN/best: best validation)."""
+    from ..training import TrainingError, load_config, train
+    from ..training.config import TrainConfig
+
+    overrides = list(overrides)
+    for key, value in [("data.photos", photos), ("data.paintings", paintings), ("data.val_photos", val_photos),
+                       ("data.val_paintings", val_paintings), ("optim.steps", steps)]:
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    try:
+        if resume is not None:
+            if not (resume / "config.yaml").is_file():
+                fail(f"{resume}: not a run folder (no config.yaml)")
+            import yaml
+
+            cfg_dict = yaml.safe_load((resume / "config.yaml").read_text())
+            cfg = TrainConfig.from_dict(cfg_dict)
+            if overrides:
+                from ..training.config import _set
+
+                d = cfg.to_dict()
+                for item in overrides:
+                    k, _, v = item.partition("=")
+                    _set(d, k, yaml.safe_load(v))
+                cfg = TrainConfig.from_dict(d)
+            out = resume
+        else:
+            cfg = load_config(config, overrides)
+            out = out or Path("runs") / Path(config).stem
+        model_dir = train(cfg, out, resume=resume is not None)
+    except (TrainingError, ValueError, FileNotFoundError, ImportError) as e:
+        fail(str(e))
+    click.echo(f"model saved to {model_dir}")

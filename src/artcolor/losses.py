@@ -1,0 +1,75 @@
+"""Training objectives, kept out of the network: each takes predictions and targets and returns a
+per-sample loss (B,), so the training recipe can weight samples by the reference they saw."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from kornia.losses import ssim_loss
+
+from .model import AB_SCALE
+
+
+def huber_ab(ab_pred: torch.Tensor, ab_target: torch.Tensor, delta: float = 0.05) -> torch.Tensor:
+    """Huber on ab / 110: (B, 2, H, W) x2 -> (B,)."""
+    loss = F.huber_loss(ab_pred / AB_SCALE, ab_target / AB_SCALE, delta=delta, reduction="none")
+    return loss.mean(dim=(1, 2, 3)) / delta
+
+
+def mse(rgb_pred: torch.Tensor, rgb_target: torch.Tensor) -> torch.Tensor:
+    """MSE on sRGB in [0, 1] (the report's loss): (B, 3, H, W) x2 -> (B,)."""
+    return (rgb_pred - rgb_target).square().mean(dim=(1, 2, 3))
+
+
+def ssim(rgb_pred: torch.Tensor, rgb_target: torch.Tensor, window: int = 7) -> torch.Tensor:
+    """1 - SSIM on sRGB, (B,): kornia's loss is (1 - SSIM) / 2 per pixel."""
+    return 2 * ssim_loss(rgb_pred, rgb_target, window, reduction="none").mean(dim=(1, 2, 3))
+
+
+def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, n_proj: int = 64,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+    """Sliced Wasserstein-1 distance between point sets x (B, N, D) and y (B, M, D) -> (B,).
+
+    Both sets are projected on the same random unit directions; sorted projections are compared
+    at matching quantiles (N and M may differ).
+    """
+    d = x.shape[-1]
+    dirs = torch.randn(d, n_proj, generator=generator).to(x)
+    dirs = dirs / dirs.norm(dim=0, keepdim=True)
+    px, py = (x @ dirs).sort(dim=1).values, (y @ dirs).sort(dim=1).values
+    n = min(px.shape[1], py.shape[1])
+    q = torch.linspace(0, 1, n, device=x.device)
+    px = px[:, (q * (px.shape[1] - 1)).round().long()]
+    py = py[:, (q * (py.shape[1] - 1)).round().long()]
+    return (px - py).abs().mean(dim=(1, 2))
+
+
+def palette(ab_pred: torch.Tensor, ab_reference: torch.Tensor, n_points: int = 1024, n_proj: int = 64,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+    """Palette loss: sliced Wasserstein between the ab distributions of output and reference, in
+    units of 110; (B, 2, H, W), (B, 2, H', W') -> (B,). Pixels are subsampled to `n_points`."""
+
+    def points(ab):
+        flat = ab.flatten(2).transpose(1, 2) / AB_SCALE  # (B, HW, 2)
+        idx = torch.randint(0, flat.shape[1], (n_points,), generator=generator).to(ab.device)
+        return flat[:, idx]
+
+    return sliced_wasserstein(points(ab_pred), points(ab_reference), n_proj, generator)
+
+
+class LPIPSUnavailable(RuntimeError):
+    pass
+
+
+def lpips_loss():
+    """LPIPS needs a pretrained backbone (AlexNet/VGG) that cannot be downloaded here."""
+    try:
+        import lpips  # noqa: F401  (optional; pulls torchvision)
+
+        model = lpips.LPIPS(net="alex", verbose=False)
+    except Exception as e:  # any import or download failure means the same thing to the user
+        raise LPIPSUnavailable(
+            f"the LPIPS loss needs the optional `lpips` package and its pretrained AlexNet weights, "
+            f"which could not be loaded ({type(e).__name__}: {e}); set loss.lpips=0"
+        ) from None
+    return lambda pred, target: model(pred * 2 - 1, target * 2 - 1).flatten()

@@ -1,0 +1,176 @@
+"""Training configuration: dataclasses with commented defaults, composed from a preset, a YAML file
+and `--set a.b=c` overrides. The resolved config is saved in every run folder."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from ..config import ModelConfig, preset
+
+
+@dataclass
+class DataConfig:
+    photos: str = "../shared/data/train/photos"  # folder (recursive) or hf:NAME[:split]
+    paintings: str | None = "../shared/data/train/paintings"  # style references; None: other photos only
+    val_photos: str | None = None  # None: a deterministic split of `photos`
+    val_paintings: str | None = None  # None: a deterministic split of `paintings`
+    val_fraction: float = 0.02
+    max_val: int = 64  # validation photos used
+    num_workers: int = 1
+    hf_streaming: bool = False
+    hf_max_items: int = 20000  # a streamed dataset is read up to this many images
+
+
+@dataclass
+class RecipeConfig:
+    """Which reference each sample gets; each sample draws one of self / other / none."""
+
+    kind: Literal["augmented", "seed"] = "augmented"  # seed: the report's implicit training
+    p_self: float = 0.55  # augmented self-reference
+    p_other: float = 0.25  # a different reference (painting or photo) with the palette loss
+    p_none: float = 0.20  # no reference: the null style, for automatic mode
+    p_identity: float = 0.3  # a self-reference keeps the true colours (no colour transform)
+    hue_max: float = 3.14159  # colour transform: hue rotation in ab, uniform in +-hue_max radians
+    saturation: tuple[float, float] = (0.5, 1.5)  # colour transform: ab scaled by a factor in this range
+    p_painting: float = 0.7  # a different reference is a painting (else another photo)
+    patch_grid: int = 4  # the reference is cut into grid x grid patches and shuffled...
+    p_shuffle: float = 0.5  # ...with this probability (always cropped, flipped and rotated)
+
+
+@dataclass
+class LossConfig:
+    mse: float = 0.0  # MSE on sRGB (the report's)
+    huber_ab: float = 1.0  # Huber on ab / 110
+    ssim: float = 0.0  # 1 - SSIM on sRGB
+    palette: float = 1.0  # sliced Wasserstein in ab, output vs reference (different-reference samples)
+    other_reconstruction: float = 0.3  # weight of the reconstruction loss when the reference differs
+    lpips: float = 0.0  # needs the optional `lpips` backbone, which cannot be downloaded offline
+
+
+@dataclass
+class OptimConfig:
+    steps: int = 20000
+    batch_size: int = 16
+    grad_accum: int = 1
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.99)
+    warmup: int = 500
+    min_lr_ratio: float = 0.05  # cosine decays to lr * this
+    clip: float = 1.0
+    ema: float = 0.999  # 0 disables EMA weights
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    recipe: RecipeConfig = field(default_factory=RecipeConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0  # torch CPU threads; 0 leaves torch's default
+    val_every: int = 500
+    ckpt_every: int = 250
+    log_every: int = 20
+    tensorboard: bool = False
+    sensitivity_warn: float = 0.05  # warn when reference sensitivity falls below this
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        return _build(cls, d, "")
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def _build(cls, d: dict, where: str):
+    if not isinstance(d, dict):
+        raise ValueError(f"config section {where or '<root>'} must be a mapping, got {d!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown config keys in {where or '<root>'}: {unknown}")
+    kwargs = {}
+    for name, value in d.items():
+        sub = _SECTIONS.get(name) if cls is TrainConfig else None
+        if sub is ModelConfig:
+            kwargs[name] = ModelConfig.from_dict(value)
+        elif sub is not None:
+            kwargs[name] = _build(sub, value, name)
+        else:
+            kwargs[name] = tuple(value) if isinstance(value, list) else value
+    return cls(**kwargs)
+
+
+_SECTIONS = {"model": ModelConfig, "data": DataConfig, "recipe": RecipeConfig, "loss": LossConfig, "optim": OptimConfig}
+
+
+def preset_config(name: str) -> TrainConfig:
+    """`default`: our recipe on the default model; `seed`: the report's; `tiny`: for tests."""
+    if name == "default":
+        return TrainConfig(model=preset("default"))
+    if name == "seed":
+        return TrainConfig(
+            model=preset("seed"),
+            recipe=RecipeConfig(kind="seed"),
+            loss=LossConfig(mse=1.0, huber_ab=0.0, palette=0.0),
+            optim=OptimConfig(lr=1e-3, ema=0.0),
+        )
+    if name == "tiny":
+        return TrainConfig(
+            model=preset("tiny"),
+            data=DataConfig(max_val=4, num_workers=0),
+            optim=OptimConfig(steps=20, batch_size=4, warmup=2, ema=0.9),
+            val_every=10,
+            ckpt_every=5,
+            log_every=5,
+        )
+    raise ValueError(f"unknown training config {name!r}; choose default, seed, tiny or a .yaml file")
+
+
+def load_config(name_or_path: str, overrides: list[str] = ()) -> TrainConfig:
+    """A preset name or a YAML file (whose optional `base:` names a preset), then `key=value` overrides."""
+    if name_or_path.endswith((".yaml", ".yml")):
+        path = Path(name_or_path)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ValueError(f"{path}: cannot read config: {e}") from None
+        base = preset_config(data.pop("base", "default")).to_dict()
+        cfg_dict = _merge(base, data)
+    else:
+        cfg_dict = preset_config(name_or_path).to_dict()
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        _set(cfg_dict, key.strip(), yaml.safe_load(value))
+    return TrainConfig.from_dict(cfg_dict)
+
+
+def _merge(base: dict, update: dict) -> dict:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _set(d: dict, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        if not isinstance(d.get(p), dict):
+            raise ValueError(f"--set {dotted}: no config section {p!r}")
+        d = d[p]
+    if leaf not in d:
+        raise ValueError(f"--set {dotted}: unknown key {leaf!r}")
+    d[leaf] = value
