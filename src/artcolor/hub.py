@@ -1,0 +1,80 @@
+"""The model card that makes a model folder a Hugging Face Hub repository as it stands.
+
+A model folder is `config.json` + `model.safetensors` + this `README.md`: uploading the folder
+publishes the model, and `Colorizer.load(folder)` reads it back without `huggingface_hub`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .config import ModelConfig
+
+CARD_NAME = "README.md"
+TAGS = ("image-colorization", "colorization", "style-transfer", "adain", "unet", "pytorch", "safetensors")
+
+CARD = """---
+library_name: artcolor
+license: {license}
+pipeline_tag: image-to-image
+tags:
+{tags}
+---
+
+# artcolor colourisation model
+
+A style-conditioned U-Net (AdaIN after every block) that colourises grayscale photos in the palette
+of a reference image (a painting, a photo or a list of colours), or automatically without one.
+The output keeps the photo's lightness exactly and its full resolution.
+
+- colour space: {color_space}; U-Net channels {channels}; style vector of {style_dim} numbers
+- trained at {image_size} pixels (short side), which is also the default working size
+
+## Usage
+
+```bash
+pip install artcolor
+artcolor colorize photo.jpg --style painting.jpg --weights path/to/this/folder -o out/
+```
+
+```python
+from artcolor import Colorizer, palette_image
+
+colorizer = Colorizer.load("path/to/this/folder")
+colorizer.colorize("photo.jpg", style="painting.jpg").save("photo_colour.png")
+colorizer.colorize("photo.jpg", style=palette_image(["#264653", "#2a9d8f", "#e9c46a"]))
+colorizer.colorize("photo.jpg")  # automatic
+```
+
+## Files
+
+- `config.json`: the model configuration (`artcolor.config.ModelConfig`)
+- `model.safetensors`: the weights
+"""
+
+
+def model_card(config: ModelConfig, license: str = "mit") -> str:
+    """The README.md of a model folder: YAML front matter for the Hub, then description and usage."""
+    return CARD.format(
+        license=license,
+        tags="\n".join(f"- {t}" for t in TAGS),
+        color_space=config.color_space,
+        channels=config.channels,
+        style_dim=config.style_dim,
+        image_size=config.image_size,
+    )
+
+
+def write_model_card(folder: str | os.PathLike, config: ModelConfig, overwrite: bool = False) -> bool:
+    """Write README.md into a model folder, keeping an existing (possibly hand-edited) card.
+
+    Returns whether a card was written.
+    """
+    path = Path(folder) / CARD_NAME
+    if path.exists() and not overwrite:
+        return False
+    tmp = path.with_name(f".{CARD_NAME}.tmp")
+    tmp.write_text(model_card(config))
+    os.replace(tmp, path)
+    return True
