@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -21,10 +22,12 @@ from safetensors.torch import load_file, save_file
 
 from .color import LINEAR16_TO_SRGB8, chroma_ratio, l_from_y
 from .config import ModelConfig, preset
+from .hub import write_model_card
 from .image import DEFAULT_MAX_PIXELS, ImageLike, alpha_of, luminance_plane, open_image, rgb_array
 from .model import ColorNet
 
 BUNDLED = Path(__file__).parent / "weights" / "default"
+Backend = Literal["torch", "onnxruntime"]
 MAX_ASPECT = 8  # the working image's long side is at most this many times its short side
 
 
@@ -87,13 +90,18 @@ class Colorizer:
     """
 
     def __init__(self, net: ColorNet, device: str | torch.device | None = None, size: int | None = None,
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS, batch_size: int = 8):
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, batch_size: int = 8, backend: Backend = "torch"):
+        if backend not in ("torch", "onnxruntime"):
+            raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
         self.device = pick_device(device)
         self.net = net.to(self.device).eval()
         self.config: ModelConfig = net.config
         self.size = size or self.config.image_size
         self.max_pixels = max_pixels
         self.batch_size = batch_size
+        self.backend = backend
+        # the U-Net's runner: the network itself, or its ONNX export on onnxruntime (see export.py)
+        self._run = self.net if backend == "torch" else _onnx_runner(self.net)
 
     # ---- construction and persistence
 
@@ -185,8 +193,14 @@ class Colorizer:
         return l_from_y(torch.from_numpy(y_small.copy()).to(self.device)[None, None].clamp(0, 1))
 
     def _predict_ratio(self, l: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        out = self.net(l, style.expand(l.shape[0], -1))
+        out = self._run(l, style.expand(l.shape[0], -1))
         return chroma_ratio(self.net.to_linear_rgb(l, out)).float().cpu()
+
+
+def _onnx_runner(net: ColorNet):
+    from .export import OnnxRunner
+
+    return OnnxRunner.from_net(net)
 
 
 def recombine(y: np.ndarray, ratio: torch.Tensor, alpha: Image.Image | None = None) -> Image.Image:
@@ -209,7 +223,7 @@ def recombine(y: np.ndarray, ratio: torch.Tensor, alpha: Image.Image | None = No
 
 
 def save_net(net: ColorNet, path: str | os.PathLike, dtype: torch.dtype = torch.float32) -> None:
-    """A model folder in the Hugging Face Hub layout: config.json + model.safetensors."""
+    """A model folder in the Hugging Face Hub layout: config.json + model.safetensors + README.md (card)."""
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in net.state_dict().items()}
@@ -218,6 +232,7 @@ def save_net(net: ColorNet, path: str | os.PathLike, dtype: torch.dtype = torch.
     os.replace(tmp, folder / "model.safetensors")
     net.config.save(folder / ".config.json.tmp")
     os.replace(folder / ".config.json.tmp", folder / "config.json")
+    write_model_card(folder, net.config)
 
 
 def load_net(path: str | os.PathLike) -> ColorNet:
