@@ -24,9 +24,12 @@ from ..image import DEFAULT_MAX_PIXELS, ImageError, list_images, save_atomic
 @click.option("--method", default="model", type=click.Choice(["model", "welsh", "gray"]), show_default=True,
               help="The network, or a classical baseline.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--backend", default="torch", show_default=True, type=click.Choice(["torch", "onnxruntime"]),
+              help="Run the network in PyTorch, or exported to ONNX on onnxruntime (the onnx extra).")
 @click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, type=int, help="Refuse larger inputs.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
-def command(inputs, out, style, style_weights, palette, strength, size, weights, method, device, max_pixels, overwrite):
+def command(inputs, out, style, style_weights, palette, strength, size, weights, method, device, backend, max_pixels,
+            overwrite):
     """Colourise INPUTS (files or folders, recursive) into OUT, mirroring their relative paths."""
     from ..inference import palette_image
 
@@ -40,7 +43,7 @@ def command(inputs, out, style, style_weights, palette, strength, size, weights,
     jobs = _plan(inputs, out, overwrite)
     rank, world = _rank_and_world()
     jobs = jobs[rank::world]
-    colorize_one = _make_colorizer(method, weights, device, max_pixels, size, styles, weights_list, strength)
+    colorize_one = _make_colorizer(method, weights, device, backend, max_pixels, size, styles, weights_list, strength)
 
     done, failed, skipped = 0, 0, 0
     for src, dst in tqdm(jobs, desc="colorize", unit="img", disable=None, dynamic_ncols=True):
@@ -91,7 +94,7 @@ def _rank_and_world():
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def _make_colorizer(method, weights, device, max_pixels, size, styles, style_weights, strength):
+def _make_colorizer(method, weights, device, backend, max_pixels, size, styles, style_weights, strength):
     if method != "model":
         from .. import baselines
 
@@ -102,8 +105,10 @@ def _make_colorizer(method, weights, device, max_pixels, size, styles, style_wei
     if dev.type == "cuda" and "LOCAL_RANK" in os.environ:
         dev = f"cuda:{os.environ['LOCAL_RANK']}"
     try:
-        colorizer = Colorizer.load(weights, device=dev, max_pixels=max_pixels, size=size)
+        colorizer = Colorizer.load(weights, device=dev, max_pixels=max_pixels, size=size, backend=backend)
         vector = colorizer.encode_style(styles or None, strength, style_weights)
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
+    except ImportError as e:
+        fail(f"--backend onnxruntime needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
     return lambda src: colorizer.colorize_planes([colorizer.prepare(src)], vector)[0]
