@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -55,7 +56,8 @@ def command(inputs, out, style, style_weights, palette, strength, size, weights,
             done += 1
         except (ImageError, OSError) as e:
             failed += 1
-            tqdm.write(f"artcolor: skipped {e}" if isinstance(e, ImageError) else f"artcolor: skipped {src}: {e}")
+            message = f"artcolor: skipped {e}" if isinstance(e, ImageError) else f"artcolor: skipped {src}: {e}"
+            tqdm.write(message, file=sys.stderr)  # tqdm.write goes to stdout unless told
     click.echo(f"{done} colourised, {failed} failed, {skipped} skipped (exists; --overwrite replaces) -> {out}")
     raise SystemExit(1 if failed else 0)
 
