@@ -1,0 +1,83 @@
+"""`artcolor evaluate`: measure a model or a baseline on photos and paintings; or tabulate past runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import fail
+
+
+@click.command("evaluate")
+@click.argument("tables", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--photos", type=click.Path(path_type=Path), help="Folder of colour photos (the ground truth).")
+@click.option("--paintings", type=click.Path(path_type=Path), help="Folder of reference paintings (first K by name).")
+@click.option("--weights", type=click.Path(path_type=Path), help="Model folder to evaluate.")
+@click.option("--preset", default=None, help="Evaluate an untrained model of this preset (a sanity check).")
+@click.option("--method", default="model", type=click.Choice(["model", "gray", "welsh"]), show_default=True,
+              help="The network (--weights, --preset or the bundled model), or a baseline.")
+@click.option("--k", "k", default=8, show_default=True, type=click.IntRange(min=2),
+              help="Paintings used as references.")
+@click.option("--n-photos", default=None, type=click.IntRange(min=1), help="Use the first N photos (default: all).")
+@click.option("--size", default=256, show_default=True, type=click.IntRange(min=16), help="Evaluation short side.")
+@click.option("--name", default=None, help="Row label in the table (default: the model folder, preset or method).")
+@click.option("--out", type=click.Path(path_type=Path), help="Write results.json and results.md here.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--table", is_flag=True, help="Instead: print one table of the results.json files given as arguments.")
+def command(tables, photos, paintings, weights, preset, method, k, n_photos, size, name, out, device, table):
+    """Evaluate automatic, self-reference and painting-reference colourisation; print a Markdown table.
+
+    \b
+    artcolor evaluate --photos val/photos --paintings val/paintings --method welsh --out runs/eval/welsh
+    artcolor evaluate --table runs/eval/*/results.json
+    """
+    from ..evaluation import report
+
+    if table or tables:
+        if not table or not tables:
+            fail("give --table with one or more results.json files (and nothing to evaluate)")
+        try:
+            click.echo(report.markdown_table(report.load(list(tables))))
+        except (ValueError, KeyError) as e:
+            fail(f"--table: {e}")
+        return
+    if photos is None or paintings is None:
+        fail("--photos and --paintings are both required")
+    subject, label = _subject(method, weights, preset, device)
+    result = _run(subject, photos, paintings, k, n_photos, size)
+    result["name"] = name or label
+    click.echo(report.markdown_table([result]))
+    if out is not None:
+        json_path, _ = report.save(result, out)
+        click.echo(f"wrote {json_path} and results.md")
+
+
+def _subject(method, weights, preset, device):
+    """The Colorizer or baseline name to evaluate, and its default row label."""
+    if method != "model":
+        if weights or preset:
+            fail(f"--method {method} is a baseline; it takes no --weights or --preset")
+        return method, method
+    if weights and preset:
+        fail("give --weights or --preset, not both")
+    from ..inference import Colorizer
+
+    try:
+        if preset:
+            return Colorizer.from_preset(preset, device=device), f"{preset} (untrained)"
+        return Colorizer.load(weights, device=device), Path(weights).name if weights else "bundled"
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+
+
+def _run(subject, photos, paintings, k, n_photos, size):
+    from ..evaluation import evaluate
+    from ..image import ImageError
+
+    try:
+        return evaluate(subject, photos, paintings, k=k, n_photos=n_photos, size=size, progress=True)
+    except ImportError as e:
+        fail(f"{e}; evaluation needs the eval extra: pip install 'artcolor[eval]'")
+    except (FileNotFoundError, ImageError, ValueError) as e:
+        fail(str(e))

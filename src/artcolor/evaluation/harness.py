@@ -1,0 +1,175 @@
+"""The evaluation harness: one function runs a model or a baseline through three modes.
+
+- automatic: the gray photo, no reference; fidelity to the colour photo it came from.
+- self_reference: the colour photo itself is the reference; fidelity again (an upper bound on
+  what a reference can give, and the only fair fidelity test for exemplar methods).
+- paintings: each of N photos with each of K paintings (the first K by file name); palette
+  distance to the reference, palette retrieval accuracy and reference sensitivity.
+
+Photos and paintings are resized so their short side is `size` (256 by default) before anything
+runs, so results are comparable between methods and fast to compute; a method sees only the
+luminance of each photo. Every mode reports how well lightness is kept (SSIM of L*) and seconds per
+image (colourisation only, metrics excluded).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .. import __version__, baselines
+from ..color import rgb_to_lab
+from ..image import list_images, open_image, rgb_array
+from ..inference import Colorizer, resize_short_side
+from . import metrics
+
+EVAL_SIZE = 256  # short side of every photo and painting during evaluation
+N_PIXELS = 4096  # pixels sampled per image for palette distances
+N_QUANTILES = 256  # quantiles kept per projection when many palettes are compared at once
+
+
+@dataclass
+class Method:
+    """A colouriser seen by the harness: `encode(reference or None)` once, then `colorize(photo, code)`."""
+
+    name: str
+    encode: Callable[[np.ndarray | None], object]
+    colorize: Callable[[np.ndarray, object], np.ndarray]
+    automatic: bool = True  # False: it needs a reference, so the automatic mode is not applicable
+
+
+def as_method(method: Colorizer | str | Method) -> Method:
+    """A Colorizer, "gray" or "welsh" -> the harness's view of it."""
+    if isinstance(method, Method):
+        return method
+    if isinstance(method, Colorizer):
+        c = method
+        return Method("model", lambda ref: c.encode_style(ref),
+                      lambda photo, v: rgb_array(c.colorize_planes([c.prepare(photo)], v)[0]))
+    if method == "gray":
+        return Method("gray", lambda ref: None, lambda photo, _: rgb_array(baselines.gray(photo)))
+    if method == "welsh":
+        return Method("welsh", lambda ref: baselines.welsh_reference(ref),
+                      lambda photo, ref: rgb_array(baselines.welsh(photo, ref)), automatic=False)
+    raise ValueError(f"expected a Colorizer or one of {list(baselines.METHODS)}, got {method!r}")
+
+
+def load_folder(folder: str | os.PathLike, n: int | None = None, size: int = EVAL_SIZE) -> list[tuple[str, np.ndarray]]:
+    """The first n images of a folder by path, as (name, sRGB (H, W, 3) uint8 with short side `size`)."""
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    files = [path for path, _ in list_images([folder])][:n]
+    if not files:
+        raise ValueError(f"{folder}: no images found")
+    return [(str(p.relative_to(folder)), resize_short_side(rgb_array(open_image(p)), size)) for p in files]
+
+
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """sRGB (H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1]."""
+    return torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255
+
+
+def evaluate(method: Colorizer | str | Method, photos_dir: str | os.PathLike, paintings_dir: str | os.PathLike,
+             k: int = 8, n_photos: int | None = None, size: int = EVAL_SIZE, seed: int = 0,
+             progress: bool = False) -> dict:
+    """Run every mode; returns a JSON-ready dict (a mode a method cannot run is None)."""
+    if k < 2:
+        raise ValueError(f"k must be at least 2 to compare references, got {k}")
+    m = as_method(method)
+    photos = load_folder(photos_dir, n_photos, size)
+    paintings = load_folder(paintings_dir, k, size)
+    if len(paintings) < k:
+        raise ValueError(f"{paintings_dir}: k={k} paintings asked for, only {len(paintings)} found")
+    with torch.inference_mode():
+        auto = fidelity(m, photos, "automatic", seed, progress) if m.automatic else None
+        own = fidelity(m, photos, "self", seed, progress)
+        cross = against_paintings(m, photos, paintings, seed, progress)
+    return {
+        "name": m.name, "method": m.name, "artcolor_version": __version__,
+        "photos": str(photos_dir), "paintings": str(paintings_dir), "n_photos": len(photos), "k": k,
+        "size": size, "seed": seed, "references": [name for name, _ in paintings],
+        "automatic": auto, "self_reference": own, "paintings_mode": cross,
+    }
+
+
+def pixels(seed: int, index: int) -> torch.Generator:
+    """The generator that picks image `index`'s pixels: every output of one photo is sampled alike,
+    so identical outputs are at distance 0 and results do not depend on the order of the modes."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + index)
+
+
+def fidelity(m: Method, photos: list, mode: Literal["automatic", "self"], seed: int = 0,
+             progress: bool = False) -> dict:
+    """Colourise each photo without a reference or with itself as the reference; compare with the photo."""
+    if mode not in ("automatic", "self"):
+        raise ValueError(f"mode must be 'automatic' or 'self', got {mode!r}")
+    rows, seconds = [], 0.0
+    for i, (_, gt) in enumerate(tqdm(photos, desc=f"{m.name} {mode}", disable=not progress, leave=False)):
+        start = time.perf_counter()
+        out = m.colorize(gt, m.encode(gt if mode == "self" else None))
+        seconds += time.perf_counter() - start
+        rows.append(compare(to_tensor(out), to_tensor(gt), seed, i))
+    summary = {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
+    summary["colorfulness_ratio"] = summary["colorfulness"] / max(summary["colorfulness_gt"], 1e-9)
+    summary["seconds_per_image"] = seconds / len(photos)
+    return summary
+
+
+def compare(out: torch.Tensor, gt: torch.Tensor, seed: int = 0, index: int = 0) -> dict[str, float]:
+    """Fidelity metrics of one output (1, 3, H, W) against its ground truth (the same pixels sampled in both)."""
+    return {
+        "psnr": metrics.psnr(out, gt).item(),
+        "ssim": metrics.ssim(out, gt).item(),
+        "ciede2000": metrics.ciede2000(rgb_to_lab(out), rgb_to_lab(gt)).mean().item(),
+        "colorfulness": metrics.colorfulness(out).item(),
+        "colorfulness_gt": metrics.colorfulness(gt).item(),
+        "palette_distance_gt": metrics.sliced_wasserstein_ab(
+            metrics.sample_ab(out[0], N_PIXELS, pixels(seed, index)),
+            metrics.sample_ab(gt[0], N_PIXELS, pixels(seed, index))).item(),
+        "l_ssim": metrics.l_ssim(out, gt).item(),
+    }
+
+
+def against_paintings(m: Method, photos: list, paintings: list, seed: int = 0, progress: bool = False) -> dict:
+    """Every photo with every painting: palette distance, retrieval, sensitivity, lightness kept."""
+    directions = metrics.projection_directions(64)
+    palette = lambda x, index: metrics.projected_quantiles(  # noqa: E731
+        metrics.sample_ab(x[0], N_PIXELS, pixels(seed, index)), directions, N_QUANTILES)
+    n, k = len(photos), len(paintings)
+    ref_q = torch.stack([palette(to_tensor(rgb), n + j) for j, (_, rgb) in enumerate(paintings)])  # (K, P, Q)
+    out_q = torch.empty(n, k, *ref_q.shape[1:])  # (N, K, P, Q)
+    l_ssim, colorful, seconds = [], [], 0.0
+    for j, (_, painting) in enumerate(tqdm(paintings, desc=f"{m.name} paintings", disable=not progress, leave=False)):
+        start = time.perf_counter()
+        code = m.encode(painting)
+        seconds += time.perf_counter() - start
+        for i, (_, gt) in enumerate(photos):
+            start = time.perf_counter()
+            out = to_tensor(m.colorize(gt, code))
+            seconds += time.perf_counter() - start
+            out_q[i, j] = palette(out, i)
+            l_ssim.append(metrics.l_ssim(out, to_tensor(gt)).item())
+            colorful.append(metrics.colorfulness(out).item())
+    to_refs = metrics.pairwise_sliced_wasserstein(out_q.flatten(0, 1), ref_q).view(n, k, k)
+    between_outputs = torch.stack([metrics.pairwise_sliced_wasserstein(q, q) for q in out_q])  # (N, K, K)
+    between_refs = metrics.pairwise_sliced_wasserstein(ref_q, ref_q)
+    own = torch.eye(k, dtype=torch.bool).expand(n, k, k)
+    return {
+        "palette_distance": to_refs[own].mean().item(),
+        "palette_distance_other": to_refs[~own].mean().item(),
+        "retrieval_accuracy": metrics.retrieval_accuracy(to_refs),
+        "retrieval_chance": 1 / k,
+        "sensitivity": metrics.reference_sensitivity(between_outputs, between_refs),
+        "l_ssim": float(np.mean(l_ssim)),
+        "colorfulness": float(np.mean(colorful)),
+        "colorfulness_references": float(np.mean([metrics.colorfulness(to_tensor(p)).item() for _, p in paintings])),
+        "seconds_per_image": seconds / (n * k),
+    }

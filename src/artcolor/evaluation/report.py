@@ -1,0 +1,78 @@
+"""Results as files and as a Markdown table: one row per run, so several runs read side by side."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+# (header, mode, key, format); a missing mode (e.g. Welsh has no automatic mode) shows as n/a
+COLUMNS = [
+    ("auto PSNR ↑", "automatic", "psnr", "{:.2f}"),
+    ("auto SSIM ↑", "automatic", "ssim", "{:.3f}"),
+    ("auto ΔE00 ↓", "automatic", "ciede2000", "{:.2f}"),
+    ("auto colourful. (GT)", "automatic", "colorfulness", None),
+    ("self PSNR ↑", "self_reference", "psnr", "{:.2f}"),
+    ("self SSIM ↑", "self_reference", "ssim", "{:.3f}"),
+    ("self ΔE00 ↓", "self_reference", "ciede2000", "{:.2f}"),
+    ("palette SWD ↓", "paintings_mode", "palette_distance", "{:.2f}"),
+    ("retrieval ↑", "paintings_mode", "retrieval_accuracy", "{:.3f}"),
+    ("sensitivity ↑", "paintings_mode", "sensitivity", "{:.3f}"),
+    ("L* SSIM ↑", "paintings_mode", "l_ssim", "{:.4f}"),
+    ("s / image", "paintings_mode", "seconds_per_image", "{:.3f}"),
+]
+
+
+def _cell(result: dict, mode: str, key: str, fmt: str | None) -> str:
+    values = result.get(mode)
+    if not values:
+        return "n/a"
+    if key == "colorfulness":
+        return f"{values['colorfulness']:.1f} ({values['colorfulness_gt']:.1f})"
+    value = values[key]
+    return "inf" if math.isinf(value) else fmt.format(value)
+
+
+def markdown_table(results: list[dict]) -> str:
+    """One Markdown table of several `evaluate` results, with a line naming the data they share."""
+    if not results:
+        raise ValueError("no results to tabulate")
+    lines = ["| method | " + " | ".join(c[0] for c in COLUMNS) + " |",
+             "| --- |" + " ---: |" * len(COLUMNS)]
+    for r in results:
+        lines.append(f"| {r['name']} | " + " | ".join(_cell(r, *c[1:]) for c in COLUMNS) + " |")
+    settings = {(r["n_photos"], r["k"], r["size"]) for r in results}
+    notes = "; ".join(f"{n} photos x {k} paintings at short side {s} px" for n, k, s in sorted(settings))
+    chance = ", ".join(sorted({f"{1 / r['k']:.3f}" for r in results}))
+    return "\n".join(lines) + (
+        f"\n\n{notes}. Automatic: no reference; self: the colour photo is its own reference; "
+        f"palette SWD: sliced Wasserstein distance between output and reference a*b* (Lab units); "
+        f"retrieval chance = {chance}; L* SSIM: lightness kept, paintings mode.\n")
+
+
+def save(result: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """Write results.json and results.md into out_dir; returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = out / "results.json", out / "results.md"
+    _write(paths[0], json.dumps(result, indent=2) + "\n")
+    _write(paths[1], markdown_table([result]))
+    return paths
+
+
+def load(paths: list[str | os.PathLike]) -> list[dict]:
+    """Read results.json files written by `save`."""
+    results = []
+    for p in paths:
+        try:
+            results.append(json.loads(Path(p).read_text()))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValueError(f"{p}: cannot read results ({e})") from None
+    return results
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

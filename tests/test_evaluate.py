@@ -1,0 +1,121 @@
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from artcolor import Colorizer
+from artcolor.cli import main
+from artcolor.evaluation import evaluate, markdown_table
+
+MODES = {"automatic", "self_reference", "paintings_mode"}
+FIDELITY_KEYS = {"psnr", "ssim", "ciede2000", "colorfulness", "colorfulness_gt", "colorfulness_ratio",
+                 "palette_distance_gt", "l_ssim", "seconds_per_image"}
+PAINTINGS_KEYS = {"palette_distance", "palette_distance_other", "retrieval_accuracy", "retrieval_chance",
+                  "sensitivity", "l_ssim", "colorfulness", "colorfulness_references", "seconds_per_image"}
+
+
+def landscape(h, w, seed):
+    """Colour follows lightness: light blue sky over textured green, dark brown below."""
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0, 1, h)[:, None, None]
+    texture = 0.8 + 0.4 * rng.random((h, w, 1))
+    rgb = np.where(y < 0.4, [0.55, 0.75, 0.95], np.where(y < 0.75, [0.25, 0.5, 0.15], [0.3, 0.18, 0.08]))
+    return (np.clip(rgb * texture, 0, 1) * 255).astype(np.uint8)
+
+
+def painting(tint, h=40, w=56):
+    light = np.linspace(0.15, 1.0, w)[None, :, None].repeat(h, 0)
+    return (np.clip(light * np.array(tint), 0, 1) * 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    (root / "photos").mkdir()
+    (root / "paintings").mkdir()
+    for i, (h, w) in enumerate([(48, 64), (45, 61), (64, 48)]):
+        Image.fromarray(landscape(h, w, i)).save(root / "photos" / f"p{i}.png")
+    Image.fromarray(painting([1.0, 0.45, 0.1])).save(root / "paintings" / "a_warm.png")
+    Image.fromarray(painting([0.1, 0.55, 1.0])).save(root / "paintings" / "b_cool.jpg")
+    Image.fromarray(painting([0.2, 1.0, 0.2])).save(root / "paintings" / "c_green.png")  # beyond k=2
+    return root
+
+
+def run(data, method, **kwargs):
+    return evaluate(method, data / "photos", data / "paintings", k=2, size=48, **kwargs)
+
+
+def test_gray_baseline(data):
+    r = run(data, "gray")
+    assert MODES <= set(r) and r["n_photos"] == 3 and r["references"] == ["a_warm.png", "b_cool.jpg"]
+    assert set(r["automatic"]) == FIDELITY_KEYS and set(r["paintings_mode"]) == PAINTINGS_KEYS
+    assert r["automatic"]["colorfulness"] == pytest.approx(0, abs=1e-3)
+    assert r["automatic"]["psnr"] == r["self_reference"]["psnr"]
+    # the same output for every reference: no sensitivity, and retrieval at exactly chance
+    assert r["paintings_mode"]["sensitivity"] == 0
+    assert r["paintings_mode"]["retrieval_accuracy"] == pytest.approx(0.5)
+    assert r["paintings_mode"]["l_ssim"] > 0.99
+
+
+def test_welsh_baseline(data):
+    r, gray = run(data, "welsh"), run(data, "gray")
+    assert r["automatic"] is None
+    assert r["self_reference"]["psnr"] > gray["self_reference"]["psnr"] + 2
+    assert r["paintings_mode"]["retrieval_accuracy"] == 1.0
+    assert r["paintings_mode"]["sensitivity"] > 0.5
+    assert r["paintings_mode"]["palette_distance"] < r["paintings_mode"]["palette_distance_other"]
+    assert "| welsh | n/a |" in markdown_table([r, gray])
+
+
+def test_a_colorizer_runs_every_mode(data):
+    r = run(data, Colorizer.from_preset("tiny"), n_photos=2)
+    assert r["n_photos"] == 2 and r["automatic"] is not None
+    assert all(math.isfinite(v) for mode in MODES for v in r[mode].values())
+
+
+def test_bad_arguments_are_refused(data):
+    with pytest.raises(ValueError, match="k=5"):
+        evaluate("gray", data / "photos", data / "paintings", k=5)
+    with pytest.raises(ValueError, match="expected a Colorizer"):
+        run(data, "sepia")
+
+
+def test_cli_writes_results_and_merges_tables(data, tmp_path):
+    runner = CliRunner()
+    common = ["evaluate", "--photos", str(data / "photos"), "--paintings", str(data / "paintings"),
+              "--k", "2", "--size", "48"]
+    model_dir = tmp_path / "tiny-model"
+    Colorizer.from_preset("tiny").save(model_dir)
+    for args, out in ((["--preset", "tiny"], "a"), (["--weights", str(model_dir)], "b"), (["--method", "gray"], "c")):
+        result = runner.invoke(main, common + args + ["--out", str(tmp_path / out)])
+        assert result.exit_code == 0, result.output
+        assert "| method |" in result.output
+    saved = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert MODES <= set(saved) and saved["name"] == "tiny (untrained)" and saved["k"] == 2
+    assert json.loads((tmp_path / "b" / "results.json").read_text())["name"] == "tiny-model"
+    assert (tmp_path / "c" / "results.md").read_text().startswith("| method |")
+
+    paths = [str(tmp_path / d / "results.json") for d in "abc"]
+    table = runner.invoke(main, ["evaluate", "--table", *paths])
+    assert table.exit_code == 0, table.output
+    rows = [line for line in table.output.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [row.split(" | ")[0] for row in rows[1:]] == ["| tiny (untrained)", "| tiny-model", "| gray"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--method", "welsh", "--preset", "tiny"], "baseline"),
+    (["--k", "9", "--method", "gray"], "k=9"),
+    (["--weights", "nowhere", "--method", "model"], "not a model folder"),
+])
+def test_cli_errors_are_clear(data, args, message):
+    result = CliRunner().invoke(main, ["evaluate", "--photos", str(data / "photos"),
+                                       "--paintings", str(data / "paintings"), *args])
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_cli_needs_folders_or_a_table():
+    result = CliRunner().invoke(main, ["evaluate", "--method", "gray"])
+    assert result.exit_code == 1 and "--photos and --paintings" in result.output
