@@ -17,9 +17,10 @@ from . import fail
 @click.option("--val-paintings", default=None, help="Validation references (default: a split of --paintings).")
 @click.option("--out", default=None, type=click.Path(path_type=Path), help="Run folder (default: runs/<config>).")
 @click.option("--steps", default=None, type=click.IntRange(min=1), help="Total optimiser steps.")
+@click.option("--until", default=None, type=click.IntRange(min=1), help="Stop at this step (the schedule still runs to --steps).")
 @click.option("--resume", default=None, type=click.Path(path_type=Path), help="Continue this run folder.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value, e.g. optim.lr=1e-3.")
-def command(config, photos, paintings, val_photos, val_paintings, out, steps, resume, overrides):
+def command(config, photos, paintings, val_photos, val_paintings, out, steps, until, resume, overrides):
     """Train a colourisation model; the final model folder is RUN/model (RUN/best: best validation)."""
     from ..training import TrainingError, load_config, train
     from ..training.config import TrainConfig
@@ -49,7 +50,7 @@ def command(config, photos, paintings, val_photos, val_paintings, out, steps, re
         else:
             cfg = load_config(config, overrides)
             out = out or Path("runs") / Path(config).stem
-        model_dir = train(cfg, out, resume=resume is not None)
+        model_dir = train(cfg, out, resume=resume is not None, until=until)
     except (TrainingError, ValueError, FileNotFoundError, ImportError) as e:
         fail(str(e))
     click.echo(f"model saved to {model_dir}")

@@ -83,10 +83,10 @@ def open_source(spec: str, streaming: bool = False, max_items: int = 20000):
     return FolderSource(spec)
 
 
-def split_indices(names: list[str], fraction: float, max_val: int) -> tuple[list[int], list[int]]:
+def split_indices(names: list[str], fraction: float, max_val: int, min_val: int = 1) -> tuple[list[int], list[int]]:
     """A deterministic validation split that does not depend on the listing order."""
     keyed = sorted(range(len(names)), key=lambda i: hashlib.sha1(Path(names[i]).name.encode()).hexdigest())
-    n_val = min(max_val, max(1, int(len(names) * fraction))) if len(names) > 1 else 0
+    n_val = min(max_val, max(min_val, int(len(names) * fraction)), len(names) // 2)
     val = sorted(keyed[:n_val])
     return sorted(set(range(len(names))) - set(val)), val
 

@@ -45,6 +45,15 @@ class Dist:
             return contextlib.nullcontext()
         return model.no_sync()
 
+    def gather_checksums(self, model: torch.nn.Module) -> list[float]:
+        """Each rank's sum of |parameters| (float64), to check that the replicas agree."""
+        total = torch.stack([p.detach().double().abs().sum() for p in model.parameters()]).sum().reshape(1)
+        if self.world == 1:
+            return [float(total)]
+        parts = [torch.zeros_like(total) for _ in range(self.world)]
+        dist.all_gather(parts, total.to(self.device))
+        return [float(p) for p in parts]
+
     def barrier(self) -> None:
         if self.world > 1:
             dist.barrier()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import math
 import time
 from pathlib import Path
@@ -93,8 +94,12 @@ def check_run_folder(out: Path) -> None:
         raise TrainingError(f"{out}: run folder is not writable ({e})") from None
 
 
-def train(cfg: TrainConfig, out: str | Path, resume: bool = False) -> Path:
-    """Train into the run folder `out` (continuing it when `resume`); returns the final model folder."""
+def train(cfg: TrainConfig, out: str | Path, resume: bool = False, until: int | None = None) -> Path:
+    """Train into the run folder `out` (continuing it when `resume`); returns the final model folder.
+
+    `until` stops early at that step (checkpoint written) without changing the schedule, which runs
+    to `cfg.optim.steps`: a long run can be done in slices.
+    """
     out = Path(out)
     dist = Dist.setup(cfg.device)
     device = dist.device if dist.world > 1 else pick_device(cfg.device)
@@ -133,9 +138,17 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False) -> Path:
     model = dist.wrap(StyledNet(net))
     loader = make_loader(cfg, sources, state["step"], dist)
     diag = Diagnostics(out, cfg, val_sets, device) if dist.is_main else None
-    run_steps(cfg, out, net, ema, model, opt, sched, loader, state, diag, dist, device, lpips)
+    if diag is not None and resume:
+        diag.truncate_after(state["step"])
+    end = min(cfg.optim.steps, until or cfg.optim.steps)
+    run_steps(cfg, out, net, ema, model, opt, sched, loader, state, diag, dist, device, lpips, end)
     dist.barrier()
+    checksums = dist.gather_checksums(net)
     if dist.is_main:
+        if dist.world > 1:
+            (out / "ranks.json").write_text(json.dumps({"checksums": checksums}, indent=1))
+            if len(set(checksums)) != 1:
+                raise TrainingError(f"weights differ across ranks: {checksums}")
         save_net(ema or net, out / "model")
     dist.close()
     return out / "model"
@@ -150,7 +163,7 @@ def load_sources(cfg: TrainConfig):
     if d.val_photos:
         vp = D.open_source(d.val_photos)
         val_photos = D.load_fixed(vp, list(range(min(len(vp), d.max_val))), cfg.model.image_size)
-    paint_idx, val_paint_idx = (D.split_indices(paintings.names, 0.25, 8) if paintings else ([], []))
+    paint_idx, val_paint_idx = (D.split_indices(paintings.names, d.val_fraction, 8, min_val=2) if paintings else ([], []))
     if d.val_paintings:
         vpp = D.open_source(d.val_paintings)
         val_paintings = D.load_fixed(vpp, list(range(min(len(vpp), 8))), cfg.model.image_size)
@@ -187,7 +200,7 @@ def make_loader(cfg: TrainConfig, sources, start_step: int, dist) -> torch.utils
                                        num_workers=cfg.data.num_workers, persistent_workers=False)
 
 
-def run_steps(cfg, out, net, ema, model, opt, sched, loader, state, diag, dist, device, lpips):
+def run_steps(cfg, out, net, ema, model, opt, sched, loader, state, diag, dist, device, lpips, end):
     o = cfg.optim
     counter = {}
     batches = iter(loader)
@@ -195,7 +208,7 @@ def run_steps(cfg, out, net, ema, model, opt, sched, loader, state, diag, dist, 
                dynamic_ncols=True)
     t0, seen = time.time(), 0
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
-    while state["step"] < o.steps:
+    while state["step"] < end:
         step = state["step"]
         # forward / backward over the accumulated micro-batches
         opt.zero_grad(set_to_none=True)
@@ -236,7 +249,7 @@ def run_steps(cfg, out, net, ema, model, opt, sched, loader, state, diag, dist, 
                 if metrics["score"] > state["best"]:
                     state["best"] = metrics["score"]
                     save_net(ema or net, out / "best")
-            if step % cfg.ckpt_every == 0 or step == o.steps:
+            if step % cfg.ckpt_every == 0 or step == end:
                 save_checkpoint(out / "checkpoint.pt", {
                     "model": net.state_dict(), "ema": ema.state_dict() if ema is not None else None,
                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),

@@ -1,0 +1,180 @@
+"""Training: a tiny run writes every artefact, resumes exactly, survives SIGKILL, scales to 2 processes."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from artcolor import Colorizer
+from artcolor.training import TrainingError, load_config, train
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+
+
+def smooth_image(rng: np.random.Generator, size=(48, 40)) -> Image.Image:
+    """A colourful, smooth random image: a bilinear blow-up of a 4x4 grid of colours."""
+    small = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    return Image.fromarray(small).resize(size, Image.BILINEAR)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for sub, n in (("photos", 14), ("paintings", 6)):
+        (root / sub / "nested").mkdir(parents=True)
+        for i in range(n):
+            folder = root / sub / ("nested" if i % 3 == 0 else "")
+            smooth_image(rng).save(folder / f"{sub}_{i:02d}.png")
+    (root / "photos" / "broken.jpg").write_bytes(b"this is not a jpeg")
+    return root
+
+
+def tiny(data: Path, **overrides):
+    sets = [f"data.photos={data / 'photos'}", f"data.paintings={data / 'paintings'}", "threads=1"]
+    return load_config("tiny", sets + [f"{k}={v}" for k, v in overrides.items()])
+
+
+def rows(run: Path) -> list[dict]:
+    return list(csv.DictReader((run / "metrics.csv").open()))
+
+
+def test_tiny_run_writes_every_artefact(data, tmp_path):
+    run = tmp_path / "run"
+    with pytest.warns(UserWarning, match="broken.jpg"):
+        model_dir = train(tiny(data), run)
+    for name in ("config.yaml", "metrics.csv", "checkpoint.pt", "plots/losses.png", "plots/sensitivity.png",
+                 "best/model.safetensors", "model/config.json", "model/model.safetensors"):
+        assert (run / name).is_file(), name
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_0000010.png", "step_0000020.png"]
+    assert len(list((run / "style").iterdir())) == 2
+    log = rows(run)
+    assert list(log[0])[0] == "step"
+    assert int(log[-1]["step"]) == 20
+    validated = [r for r in log if r["val_psnr_self"]]
+    assert len(validated) == 2 and all(float(r["val_psnr_auto"]) > 5 for r in validated)
+    assert all(r["val_retrieval"] != "" and r["val_sensitivity"] != "" for r in validated)
+    assert int(log[-1]["skipped"] or max(int(r["skipped"] or 0) for r in log)) >= 1
+    out = Colorizer.load(model_dir).colorize(smooth_image(np.random.default_rng(1), (37, 21)))
+    assert out.size == (37, 21)
+
+
+def test_training_moves_the_weights_and_lowers_the_loss(data, tmp_path):
+    cfg = tiny(data, **{"optim.steps": 30, "val_every": 30, "ckpt_every": 30, "log_every": 5, "optim.lr": 3e-3})
+    train(cfg, tmp_path / "run")
+    losses = [float(r["loss"]) for r in rows(tmp_path / "run") if r["loss"]]
+    assert np.mean(losses[-2:]) < np.mean(losses[:2])
+
+
+def test_resume_matches_an_uninterrupted_run(data, tmp_path):
+    train(tiny(data, **{"optim.steps": 10, "ckpt_every": 5}), tmp_path / "whole")
+    cfg = tiny(data, **{"optim.steps": 10, "ckpt_every": 5})
+    train(cfg, tmp_path / "split", until=5)
+    train(cfg, tmp_path / "split", resume=True)
+    a = load_file(tmp_path / "whole" / "model" / "model.safetensors")
+    b = load_file(tmp_path / "split" / "model" / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+    assert [int(r["step"]) for r in rows(tmp_path / "split")] == [int(r["step"]) for r in rows(tmp_path / "whole")]
+
+
+def cli(*args, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "artcolor", *args], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_sigkill_then_resume_finishes_at_the_requested_step(data, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "--config", "tiny", "--photos", str(data / "photos"), "--paintings", str(data / "paintings"),
+            "--out", str(run), "--steps", "400", "--set", "ckpt_every=2", "--set", "val_every=1000"]
+    proc = cli(*args)
+    deadline = time.time() + 120
+    while not (run / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert (run / "checkpoint.pt").exists(), proc.communicate()[1]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert 0 < state["step"] < 400
+    resumed = cli("train", "--resume", str(run), "--steps", str(state["step"] + 6))
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == state["step"] + 6
+    assert int(rows(run)[-1]["step"]) == state["step"] + 6
+    assert (run / "model" / "model.safetensors").is_file()
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None and not Path(sys.executable).with_name("torchrun").exists(),
+                    reason="torchrun not installed")
+def test_two_processes_keep_identical_weights(data, tmp_path):
+    run = tmp_path / "run"
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    proc = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", str(29500 + os.getpid() % 1000),
+                           "-m", "artcolor", "train", "--config", "tiny", "--photos", str(data / "photos"),
+                           "--paintings", str(data / "paintings"), "--out", str(run), "--steps", "6"],
+                          env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    checksums = __import__("json").loads((run / "ranks.json").read_text())["checksums"]
+    assert len(checksums) == 2 and checksums[0] == checksums[1]
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 6
+
+
+def test_hf_dataset_from_disk_and_streamed(data, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    rng = np.random.default_rng(2)
+    ds = datasets.Dataset.from_dict({"image": [smooth_image(rng) for _ in range(8)], "label": list(range(8))},
+                                    features=datasets.Features({"image": datasets.Image(),
+                                                                "label": datasets.Value("int64")}))
+    ds.save_to_disk(str(tmp_path / "hf"))
+    for streaming in (False, True):
+        cfg = tiny(data, **{"data.photos": f"hf:{tmp_path / 'hf'}", "data.hf_streaming": streaming,
+                            "optim.steps": 4, "val_every": 4})
+        train(cfg, tmp_path / f"run{streaming}")
+        assert int(rows(tmp_path / f"run{streaming}")[-1]["step"]) == 4
+
+
+def test_problems_are_reported_before_training(data, tmp_path):
+    with pytest.raises(TrainingError, match="no-such-folder"):
+        train(tiny(data, **{"data.photos": str(tmp_path / "no-such-folder")}), tmp_path / "run")
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the run folder should be")
+    with pytest.raises(TrainingError, match="not writable"):
+        train(tiny(data), blocker / "run")
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(data, tmp_path, monkeypatch):
+    from artcolor import losses
+
+    run = tmp_path / "run"
+    train(tiny(data, **{"optim.steps": 5, "ckpt_every": 5}), run)
+    monkeypatch.setattr(losses, "huber_ab", lambda a, b: torch.full((a.shape[0],), float("nan")))
+    with pytest.raises(TrainingError, match="non-finite"):
+        train(tiny(data, **{"optim.steps": 10, "ckpt_every": 1}), run, resume=True)
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 5
+
+
+def test_config_files_and_overrides(tmp_path):
+    cfg = load_config("seed", ["optim.lr=0.01", "recipe.p_none=0.5"])
+    assert cfg.model.color_space == "rgb" and cfg.recipe.kind == "seed"
+    assert cfg.optim.lr == 0.01 and cfg.recipe.p_none == 0.5
+    path = tmp_path / "mine.yaml"
+    path.write_text("base: tiny\noptim:\n  steps: 7\nmodel:\n  style_dim: 12\n")
+    cfg = load_config(str(path))
+    assert cfg.optim.steps == 7 and cfg.model.style_dim == 12 and cfg.model.channels == (8, 8, 16)
+    with pytest.raises(ValueError, match="unknown"):
+        load_config("tiny", ["optim.learning_rate=1"])
+    path.write_text("optim:\n  stepz: 7\n")
+    with pytest.raises(ValueError, match="stepz"):
+        load_config(str(path))
