@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from kornia.losses import ssim_loss
 
+from .evaluation.metrics import projected_quantiles, projection_directions
 from .model import AB_SCALE
 
 
@@ -26,35 +27,18 @@ def ssim(rgb_pred: torch.Tensor, rgb_target: torch.Tensor, window: int = 7) -> t
     return 2 * ssim_loss(rgb_pred, rgb_target, window, reduction="none").mean(dim=(1, 2, 3))
 
 
-def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, n_proj: int = 64,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
-    """Sliced Wasserstein-1 distance between point sets x (B, N, D) and y (B, M, D) -> (B,).
-
-    Both sets are projected on the same random unit directions; sorted projections are compared
-    at matching quantiles (N and M may differ).
-    """
-    d = x.shape[-1]
-    dirs = torch.randn(d, n_proj, generator=generator).to(x)
-    dirs = dirs / dirs.norm(dim=0, keepdim=True)
-    px, py = (x @ dirs).sort(dim=1).values, (y @ dirs).sort(dim=1).values
-    n = min(px.shape[1], py.shape[1])
-    q = torch.linspace(0, 1, n, device=x.device)
-    px = px[:, (q * (px.shape[1] - 1)).round().long()]
-    py = py[:, (q * (py.shape[1] - 1)).round().long()]
-    return (px - py).abs().mean(dim=(1, 2))
-
-
 def palette(ab_pred: torch.Tensor, ab_reference: torch.Tensor, n_points: int = 1024, n_proj: int = 64,
             generator: torch.Generator | None = None) -> torch.Tensor:
     """Palette loss: sliced Wasserstein between the ab distributions of output and reference, in
     units of 110; (B, 2, H, W), (B, 2, H', W') -> (B,). Pixels are subsampled to `n_points`."""
+    directions = projection_directions(n_proj, generator, ab_pred)
 
-    def points(ab):
+    def quantiles(ab):
         flat = ab.flatten(2).transpose(1, 2) / AB_SCALE  # (B, HW, 2)
         idx = torch.randint(0, flat.shape[1], (n_points,), generator=generator).to(ab.device)
-        return flat[:, idx]
+        return projected_quantiles(flat[:, idx], directions)  # (B, P, n_points)
 
-    return sliced_wasserstein(points(ab_pred), points(ab_reference), n_proj, generator)
+    return (quantiles(ab_pred) - quantiles(ab_reference)).abs().mean(dim=(1, 2))
 
 
 class LPIPSUnavailable(RuntimeError):

@@ -12,6 +12,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from .. import losses
+from ..evaluation.metrics import (pairwise_sliced_wasserstein, projected_quantiles, projection_directions, psnr,
+                                  reference_sensitivity, retrieval_accuracy)
 from ..color import lab_to_rgb, rgb_to_lab
 
 TRAIN_COLUMNS = ["loss", "huber_ab", "mse", "ssim", "palette", "lpips", "grad_norm", "lr", "img_per_s", "skipped"]
@@ -20,30 +22,11 @@ VAL_COLUMNS = ["val_loss", "val_psnr_auto", "val_psnr_self", "val_retrieval", "v
 COLUMNS = ["step"] + TRAIN_COLUMNS + VAL_COLUMNS
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR in dB of sRGB images in [0, 1]: (B, 3, H, W) x2 -> (B,)."""
-    mse = (a - b).square().mean(dim=(1, 2, 3)).clamp(min=1e-10)
-    return -10 * mse.log10()
-
-
-def palette_distances(ab_out: torch.Tensor, ab_refs: torch.Tensor) -> torch.Tensor:
-    """Sliced Wasserstein between each output (N, 2, H, W) and each reference (K, 2, H, W) -> (N, K)."""
-    g = torch.Generator().manual_seed(0)
-    n, k = len(ab_out), len(ab_refs)
-    x = ab_out.repeat_interleave(k, 0)
-    y = ab_refs.repeat(n, 1, 1, 1)
-    return losses.palette(x, y, generator=g).view(n, k)
-
-
-def reference_sensitivity(ab_outs: torch.Tensor, ab_refs: torch.Tensor) -> float:
-    """How far apart one photo's outputs are under different references, relative to how far apart
-    the references are: mean pairwise palette distance of outputs (P, K, 2, H, W) over the mean
-    pairwise palette distance of the references (K, 2, H, W). 0 means the reference is ignored."""
-    k = ab_refs.shape[0]
-    iu = torch.triu_indices(k, k, 1)
-    ref_d = palette_distances(ab_refs, ab_refs)[iu[0], iu[1]].mean()
-    out_d = torch.stack([palette_distances(o, o)[iu[0], iu[1]].mean() for o in ab_outs]).mean()
-    return float(out_d / ref_d.clamp(min=1e-8))
+def palette_distances(ab_a: torch.Tensor, ab_b: torch.Tensor, n_quantiles: int = 256) -> torch.Tensor:
+    """Sliced Wasserstein (Lab units) between each image of ab_a (A, 2, H, W) and of ab_b (B, 2, H, W) -> (A, B)."""
+    directions = projection_directions(64, None, ab_a)
+    q = [projected_quantiles(ab.flatten(2).transpose(1, 2), directions, n_quantiles) for ab in (ab_a, ab_b)]
+    return pairwise_sliced_wasserstein(*q)
 
 
 class Diagnostics:
@@ -102,8 +85,9 @@ class Diagnostics:
         }
         if k > 1:
             d = palette_distances(ab_outs.flatten(0, 1), ab_refs).view(n, k, k)
-            metrics["val_retrieval"] = float((d.argmin(-1) == torch.arange(k)).float().mean())
-            metrics["val_sensitivity"] = reference_sensitivity(ab_outs, ab_refs)
+            between = torch.stack([palette_distances(o, o) for o in ab_outs])
+            metrics["val_retrieval"] = retrieval_accuracy(d)
+            metrics["val_sensitivity"] = reference_sensitivity(between, palette_distances(ab_refs, ab_refs))
         metrics["score"] = metrics["val_psnr_auto"] + metrics["val_psnr_self"] + 10 * metrics.get("val_retrieval", 0)
         self._write({"step": step, **metrics})
         self._figures(step, net, l, auto, self_ref, by_ref)
