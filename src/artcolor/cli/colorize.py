@@ -100,7 +100,10 @@ def _make_colorizer(method, weights, device, backend, max_pixels, size, styles, 
     if method != "model":
         from .. import baselines
 
-        return baselines.make(method, styles, style_weights=style_weights, max_pixels=max_pixels)
+        try:
+            return baselines.make(method, styles, style_weights=style_weights, max_pixels=max_pixels)
+        except ValueError as e:  # ImageError included: an unreadable reference, or none given
+            fail(str(e))
     from ..inference import Colorizer, pick_device
 
     dev = pick_device(device)
