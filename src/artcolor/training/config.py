@@ -48,6 +48,7 @@ class LossConfig:
     huber_ab: float = 1.0  # Huber on ab / 110
     ssim: float = 0.0  # 1 - SSIM on sRGB
     palette: float = 1.0  # sliced Wasserstein in ab, output vs reference (different-reference samples)
+    auto_palette: float = 0.5  # sliced Wasserstein in ab, output vs ground truth (no-reference samples): no sepia
     other_reconstruction: float = 0.3  # weight of the reconstruction loss when the reference differs
     lpips: float = 0.0  # needs the optional `lpips` backbone, which cannot be downloaded offline
 
@@ -123,7 +124,7 @@ def preset_config(name: str) -> TrainConfig:
         return TrainConfig(
             model=preset("seed"),
             recipe=RecipeConfig(kind="seed"),
-            loss=LossConfig(mse=1.0, huber_ab=0.0, palette=0.0),
+            loss=LossConfig(mse=1.0, huber_ab=0.0, palette=0.0, auto_palette=0.0),
             optim=OptimConfig(lr=1e-3, ema=0.0),
         )
     if name == "tiny":

@@ -16,7 +16,7 @@ from ..evaluation.metrics import (pairwise_sliced_wasserstein, projected_quantil
                                   reference_sensitivity, retrieval_accuracy)
 from ..color import lab_to_rgb, rgb_to_lab
 
-TRAIN_COLUMNS = ["loss", "huber_ab", "mse", "ssim", "palette", "lpips", "grad_norm", "lr", "img_per_s", "skipped"]
+TRAIN_COLUMNS = ["loss", "huber_ab", "mse", "ssim", "palette", "auto_palette", "lpips", "grad_norm", "lr", "img_per_s", "skipped"]
 VAL_COLUMNS = ["val_loss", "val_psnr_auto", "val_psnr_self", "val_retrieval", "val_sensitivity", "val_style_std",
                "score"]
 COLUMNS = ["step"] + TRAIN_COLUMNS + VAL_COLUMNS

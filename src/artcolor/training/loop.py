@@ -68,6 +68,11 @@ def compute_loss(model: nn.Module, net: ColorNet, sample, cfg: TrainConfig, g: t
         pal = losses.palette(ab[other], sample.reference_ab[other], generator=g)
         parts["palette"] = pal.mean().item()
         loss = loss + w.palette * pal.sum() / len(other)
+    none = sample.mode == NONE
+    if w.auto_palette and none.any():
+        pal = losses.palette(ab[none], sample.target_lab[none, 1:], generator=g)
+        parts["auto_palette"] = pal.mean().item()
+        loss = loss + w.auto_palette * pal.sum() / len(none)
     parts["loss"] = loss.item()
     return loss, parts
 

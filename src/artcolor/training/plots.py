@@ -46,7 +46,7 @@ def curves(csv_path: Path, folder: Path) -> None:
     """losses.png (train and validation) and sensitivity.png from metrics.csv."""
     s = _read(csv_path)
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
-    for key in ("loss", "huber_ab", "mse", "palette"):
+    for key in ("loss", "huber_ab", "mse", "palette", "auto_palette"):
         if key in s:
             ax[0].plot(*s[key], label=f"train {key}", lw=1)
     if "val_loss" in s:
