@@ -1,0 +1,96 @@
+"""The web app's page: widgets and their wiring; what they do lives in handlers.py.
+
+Fully offline: analytics are off (set before gradio is imported, in `artcolor.app`), the theme
+uses the system's fonts (no Google Fonts), and nothing is loaded from outside the server.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ..image import IMAGE_SUFFIXES
+from ..inference import Colorizer
+from .handlers import AUTOMATIC, COLOURS, MODES, UPLOADS, Handlers
+from .presets import Reference, gallery
+
+FILE_TYPES = sorted(IMAGE_SUFFIXES)
+SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica", "Arial", "sans-serif"]
+SYSTEM_MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono", "monospace"]
+HAS_SLIDER = hasattr(gr, "ImageSlider")
+
+INTRO = """# artcolor
+Colourise a photo in the palette of a reference: upload images, pick a palette or style from the
+gallery, type colours, or let the model choose (automatic). Colour photos are made gray first."""
+
+
+def theme() -> gr.themes.Base:
+    return gr.themes.Default(font=SYSTEM_FONTS, font_mono=SYSTEM_MONO)
+
+
+def build_app(colorizer: Colorizer, references: list[Reference] | None = None,
+              results_dir: str | None = None) -> gr.Blocks:
+    """The page, over a loaded model; `references` is the gallery (default: the palettes)."""
+    references = gallery() if references is None else references
+    handlers = Handlers(colorizer, references, results_dir)
+
+    with gr.Blocks(title="artcolor", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column():
+                photo = gr.File(label="Photo", file_types=FILE_TYPES, elem_id="photo")
+                with gr.Row():
+                    original = gr.Image(label="Your photo", interactive=False, elem_id="original")
+                    gray = gr.Image(label="Gray input", interactive=False, elem_id="gray")
+                mode = gr.Radio(list(MODES), value=AUTOMATIC, label="Reference", elem_id="mode")
+                with gr.Tab("Reference images"):
+                    uploads = gr.File(label="One or more images (blended)", file_count="multiple",
+                                      file_types=FILE_TYPES, elem_id="references")
+                    weights = gr.Textbox(label="Blend weights", placeholder="1, 1  (one per image; empty: equal)",
+                                         elem_id="weights")
+                with gr.Tab("Gallery"):
+                    shelf = gr.Gallery([(r.thumbnail, r.name) for r in references], label="Palettes and styles",
+                                       columns=4, height=320, allow_preview=False, interactive=False,
+                                       elem_id="gallery")
+                    chosen = gr.State(None)  # an index into `references`: the client never sends a path
+                with gr.Tab("Colours"):
+                    colours = gr.Textbox(label="Hex colours", placeholder="#264653, #2a9d8f, #e9c46a",
+                                         elem_id="colours")
+                strength = gr.Slider(0, 2, value=1, step=0.05, label="Strength (0: automatic, 1: reference)",
+                                     elem_id="strength")
+                run = gr.Button("Colourise", variant="primary", elem_id="run")
+            with gr.Column():
+                if HAS_SLIDER:
+                    comparison = [gr.ImageSlider(label="Before / after", elem_id="comparison")]
+                else:
+                    with gr.Row():
+                        comparison = [gr.Image(label="Before", elem_id="before"),
+                                      gr.Image(label="After", elem_id="after")]
+                download = gr.File(label="Download (full resolution PNG)", interactive=False, elem_id="download")
+                caption = gr.Markdown(elem_id="caption")
+
+        def on_run(*values):
+            result = handlers.colorize(*values)
+            pair = [(result.gray, result.colour)] if HAS_SLIDER else [result.gray, result.colour]
+            return *pair, result.file, result.caption
+
+        # the reference kind follows the user's last action; these switches skip the queue
+        private = dict(queue=False, api_visibility="private", show_progress="hidden")
+        uploads.upload(lambda: UPLOADS, None, mode, **private)
+        colours.input(lambda: COLOURS, None, mode, **private)
+        shelf.select(handlers.select, None, [chosen, mode], **private)
+        photo.change(handlers.preview, photo, [original, gray], api_name="preview", concurrency_limit=2)
+        run.click(on_run, [photo, mode, uploads, weights, chosen, colours, strength],
+                  [*comparison, download, caption], api_name="colorize", concurrency_limit=1)
+    return demo
+
+
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, max_upload_mb: float = 50,
+           block: bool = True, quiet: bool = False) -> str:
+    """Queue requests (one colourisation at a time) and serve; returns the local URL."""
+    demo.queue(default_concurrency_limit=1, max_size=32)
+    _, url, _ = demo.launch(
+        server_name=host, server_port=port, max_file_size=int(max_upload_mb * 1024 * 1024),
+        theme=theme(), share=False, inbrowser=False, ssr_mode=False, pwa=False, mcp_server=False,
+        prevent_thread_lock=not block, quiet=quiet,
+    )
+    return url

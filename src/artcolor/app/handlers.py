@@ -1,0 +1,138 @@
+"""What the app's buttons do: each handler takes the widgets' values and only calls inference.
+
+Handlers raise `gr.Error` for anything the user can fix; its message is shown on the page and the
+server carries on. Uploaded files arrive as paths chosen by gradio inside its upload cache; error
+messages name them by their file name only.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+from PIL import Image
+
+from ..image import ImageError, alpha_of, gray_image, luminance_plane, open_image, save_atomic
+from ..inference import Colorizer, palette_image
+from .presets import Reference
+
+AUTOMATIC, UPLOADS, GALLERY, COLOURS = "Automatic", "Reference images", "Gallery", "Colours"
+MODES = (AUTOMATIC, UPLOADS, GALLERY, COLOURS)
+PREVIEW = 1024  # the uploaded photo's previews are at most this large; the result is full size
+KEEP_RESULTS_S = 3600  # result files older than this are deleted
+
+
+@dataclass
+class Result:
+    gray: Image.Image  # the photo as the model sees it, full resolution
+    colour: Image.Image  # the result, full resolution
+    file: str  # the result as a PNG, for the download button
+    caption: str
+
+
+def _user_error(e: Exception, *paths: str | None) -> gr.Error:
+    """The library's message, with gradio's upload folders cut from the file names."""
+    message = str(e)
+    for path in filter(None, paths):
+        message = message.replace(str(path), Path(path).name)
+    return gr.Error(message)
+
+
+def _open(path: str) -> Image.Image:
+    try:
+        return open_image(path)
+    except ImageError as e:
+        raise _user_error(e, path) from None
+
+
+def parse_weights(text: str | None, n_references: int) -> list[float] | None:
+    """'1, 2' -> [1.0, 2.0]; empty -> None (equal weights)."""
+    if not text or not text.strip():
+        return None
+    try:
+        weights = [float(v) for v in re.split(r"[,\s]+", text.strip())]
+    except ValueError:
+        raise gr.Error(f"Blend weights must be numbers such as '1, 2', got {text!r}") from None
+    if len(weights) != n_references:
+        raise gr.Error(f"{len(weights)} blend weights for {n_references} reference images: give one per image")
+    if min(weights) < 0 or sum(weights) <= 0:
+        raise gr.Error(f"Blend weights must be non-negative with a positive sum, got {text!r}")
+    return weights
+
+
+class Handlers:
+    def __init__(self, colorizer: Colorizer, references: list[Reference], results_dir: str | None = None):
+        self.colorizer = colorizer
+        self.references = references
+        self.results_dir = Path(results_dir or tempfile.mkdtemp(prefix="artcolor-app-"))
+
+    def preview(self, photo: str | None) -> tuple[Image.Image | None, Image.Image | None]:
+        """An uploaded photo -> (the photo, its gray version), both at most PREVIEW pixels."""
+        if photo is None:
+            return None, None
+        im = _open(photo)
+        gray = gray_image(luminance_plane(im))
+        # 16-bit and float photos are gray already; browsers show only 8-bit RGB(A) and L
+        original = gray.copy() if im.mode[0] in "IF" else im.convert("RGBA" if alpha_of(im) is not None else "RGB")
+        for preview in (original, gray):
+            preview.thumbnail((PREVIEW, PREVIEW), Image.BILINEAR)
+        return original, gray
+
+    def select(self, evt: gr.SelectData) -> tuple[int, str]:
+        """A gallery click -> (its index, the Gallery mode)."""
+        return evt.index, GALLERY
+
+    def references_for(self, mode: str, uploads: list[str] | None, weights: str | None,
+                       chosen: int | None, colours: str | None) -> tuple[list | None, list[float] | None, str]:
+        """The reference widgets -> (styles or None for automatic, blend weights, a description)."""
+        if mode == AUTOMATIC:
+            return None, None, "automatic"
+        if mode == UPLOADS:
+            if not uploads:
+                raise gr.Error("Upload one or more reference images, or choose another kind of reference")
+            blend = parse_weights(weights, len(uploads))
+            return [_open(p) for p in uploads], blend, f"{len(uploads)} reference image(s)"
+        if mode == GALLERY:
+            if chosen is None or not 0 <= int(chosen) < len(self.references):
+                raise gr.Error("Click a palette or style in the gallery first")
+            reference = self.references[int(chosen)]
+            return [reference.image], None, f"gallery: {reference.name}"
+        if mode == COLOURS:
+            try:
+                return [palette_image(re.split(r"[,\s]+", (colours or "").strip()))], None, f"colours {colours}"
+            except ValueError as e:
+                raise gr.Error(f"Colours: {e}") from None
+        raise gr.Error(f"unknown reference kind {mode!r}; choose one of {', '.join(MODES)}")
+
+    def colorize(self, photo: str | None, mode: str, uploads: list[str] | None, weights: str | None,
+                 chosen: int | None, colours: str | None, strength: float) -> Result:
+        if photo is None:
+            raise gr.Error("Upload a photo first")
+        start = time.perf_counter()
+        styles, blend, described = self.references_for(mode, uploads, weights, chosen, colours)
+        try:
+            y, alpha = self.colorizer.prepare(photo)
+            style = self.colorizer.encode_style(styles, strength, blend)
+            colour = self.colorizer.colorize_planes([(y, alpha)], style)[0]
+        except (ImageError, ValueError) as e:
+            raise _user_error(e, photo, *(uploads or [])) from None
+        file = self._save(colour, Path(photo).stem)
+        seconds = time.perf_counter() - start
+        caption = f"{colour.width}×{colour.height} · {described} · strength {strength:.2f} · {seconds:.1f} s"
+        return Result(gray_image(y), colour, file, caption)
+
+    def _save(self, image: Image.Image, stem: str) -> str:
+        """The result as `<photo>-artcolor.png` in a folder of its own; old results are deleted."""
+        now = time.time()
+        for old in self.results_dir.glob("*"):
+            if now - old.stat().st_mtime > KEEP_RESULTS_S:
+                shutil.rmtree(old, ignore_errors=True)
+        path = self.results_dir / uuid.uuid4().hex / f"{stem}-artcolor.png"
+        save_atomic(image, path)
+        return str(path)

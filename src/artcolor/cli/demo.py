@@ -1,0 +1,41 @@
+"""`artcolor demo`: the web app on this machine, with the model loaded once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from . import fail
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on; 0.0.0.0 lets anyone on the network use the app.")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--weights", default=None, type=click.Path(path_type=Path), help="Model folder (default: bundled).")
+@click.option("--styles", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of reference images added to the gallery.")
+@click.option("--max-upload-mb", default=50, show_default=True, type=click.FloatRange(min=0.1),
+              help="Largest accepted upload, in MB.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
+def command(host, port, weights, styles, max_upload_mb, device):
+    """Start the web app: upload a photo, pick a reference, download the colourised result."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    try:
+        from ..app import build_app, gallery, launch
+    except ImportError as e:
+        fail(f"the web app needs the app extra: pip install 'artcolor[app]' ({e})")
+    from ..inference import Colorizer
+
+    try:
+        colorizer = Colorizer.load(weights, device=device)
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    references = gallery(styles)
+    click.echo(f"artcolor demo: {len(references)} gallery references; http://{host}:{port} (Ctrl+C stops)")
+    try:
+        launch(build_app(colorizer, references), host=host, port=port, max_upload_mb=max_upload_mb)
+    except OSError as e:
+        fail(f"cannot serve on {host}:{port}: {e}")
