@@ -148,6 +148,16 @@ def test_build_app_is_titled_artcolor(colorizer):
     assert demo.title == "artcolor"
 
 
+def test_demo_command_names_a_missing_model_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from artcolor.cli import main
+
+    result = CliRunner().invoke(main, ["demo", "--weights", str(tmp_path / "nowhere"), "--port", "1"])
+    assert result.exit_code == 1
+    assert "nowhere: not a model folder" in result.output
+
+
 # ---- the page in headless Chromium
 
 
