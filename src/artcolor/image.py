@@ -120,7 +120,8 @@ def luminance_plane(im: Image.Image) -> np.ndarray:
         return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
     if im.mode in ("L", "LA", "1") or (im.mode == "P" and _palette_is_gray(im)):
         return SRGB8_TO_LINEAR[np.asarray(im.convert("L"))]
-    r, g, b = (np.asarray(band) for band in im.convert("RGB").split())
+    bands = im.split()[:3] if im.mode in ("RGB", "RGBA") else im.convert("RGB").split()  # no full-size copy
+    r, g, b = (np.asarray(band) for band in bands)
     y = _Y_LUTS[0][r]
     y += _Y_LUTS[1][g]
     y += _Y_LUTS[2][b]
