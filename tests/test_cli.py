@@ -1,0 +1,201 @@
+"""The `artcolor` command: version, and `colorize` over folders with a saved model (--weights)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import artcolor
+from artcolor.cli import main
+
+
+def run_cli(*args) -> tuple[int, str, str]:
+    """Run `artcolor ARGS` in-process: (exit code, stdout, stderr)."""
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2
+    except TypeError:
+        runner = CliRunner()
+    result = runner.invoke(main, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB")).astype(np.int32)
+
+
+@pytest.fixture
+def photos(tmp_path, coffee, chelsea, gray_photo) -> Path:
+    """A folder of inputs: a colour JPEG, an odd-sized gray PNG and a JPEG two folders down."""
+    folder = tmp_path / "in"
+    (folder / "nested" / "deeper").mkdir(parents=True)
+    coffee.save(folder / "colour.jpg", quality=90)
+    gray_photo.resize((333, 517)).save(folder / "gray_odd.png")
+    chelsea.save(folder / "nested" / "deeper" / "cat.jpg", quality=90)
+    return folder
+
+
+@pytest.fixture
+def photos_and_junk(photos, coffee) -> Path:
+    """The same folder plus a truncated JPEG, text named .jpg and a text file that is no image."""
+    coffee.save(photos / "whole.jpg", quality=90)
+    data = (photos / "whole.jpg").read_bytes()
+    (photos / "whole.jpg").unlink()
+    (photos / "broken.jpg").write_bytes(data[: len(data) // 3])
+    (photos / "nested" / "notes.jpg").write_text("these are notes, not a photo")
+    (photos / "readme.txt").write_text("not picked up: not an image suffix")
+    return photos
+
+
+EXPECTED = {"colour.jpg": (96, 64), "gray_odd.png": (333, 517), "nested/deeper/cat.jpg": (95, 63)}
+
+
+def output_files(folder: Path) -> dict[str, tuple[int, int]]:
+    sizes = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        with Image.open(path) as im:
+            sizes[path.relative_to(folder).as_posix()] = im.size
+    return sizes
+
+
+# ---- version
+
+
+def test_version_from_the_console_script():
+    script = Path(sys.executable).with_name("artcolor")
+    if not script.exists():
+        pytest.skip("the artcolor console script is not installed beside this Python")
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and artcolor.__version__ in result.stdout
+
+
+def test_version_from_python_m():
+    result = subprocess.run([sys.executable, "-m", "artcolor", "--version"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and artcolor.__version__ in result.stdout
+
+
+# ---- a folder with photos and junk
+
+
+def test_folder_is_mirrored_and_bad_files_reported(photos_and_junk, model_dir, tmp_path):
+    # a real process, so what reaches the terminal is what a user sees
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run(
+        [sys.executable, "-m", "artcolor", "colorize", str(photos_and_junk), "-o", str(out),
+         "--weights", str(model_dir)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert result.returncode == 1
+    assert output_files(out) == EXPECTED  # same relative paths and sizes; nothing for the bad files, no temp files
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.splitlines()
+    broken = [line for line in lines if "broken.jpg" in line]
+    notes = [line for line in lines if "notes.jpg" in line]
+    assert broken and "decode" in broken[0]
+    assert notes and "not an image" in notes[0]
+    assert "readme.txt" not in result.stderr + result.stdout
+
+
+def test_outputs_are_coloured_versions_of_the_inputs(photos, model_dir, tmp_path):
+    code, _, _ = run_cli("colorize", photos, "-o", tmp_path / "out", "--weights", model_dir)
+    assert code == 0
+    for rel in EXPECTED:
+        out = pixels(tmp_path / "out" / rel)
+        assert np.abs(out[..., 0] - out[..., 2]).mean() > 2  # coloured, not gray
+        gray_in = np.asarray(Image.open(photos / rel).convert("L")).astype(np.int32)
+        gray_out = np.asarray(Image.open(tmp_path / "out" / rel).convert("L")).astype(np.int32)
+        assert np.corrcoef(gray_in.ravel(), gray_out.ravel())[0, 1] > 0.8  # the same picture
+
+
+def test_existing_outputs_are_skipped_then_replaced_with_overwrite(photos, model_dir, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli("colorize", photos, "-o", out, "--weights", model_dir)[0] == 0
+    fresh = pixels(out / "colour.jpg")
+    Image.new("RGB", (96, 64), (255, 0, 0)).save(out / "colour.jpg")  # stands in for an older result
+    marker = (out / "colour.jpg").read_bytes()
+
+    code, stdout, _ = run_cli("colorize", photos, "-o", out, "--weights", model_dir)
+    assert code == 0 and "3 skipped" in stdout
+    assert (out / "colour.jpg").read_bytes() == marker
+
+    code, stdout, _ = run_cli("colorize", photos, "-o", out, "--weights", model_dir, "--overwrite")
+    assert code == 0 and "3 colourised" in stdout
+    assert np.abs(pixels(out / "colour.jpg") - fresh).max() <= 1  # the same result as the first run
+
+
+@pytest.mark.parametrize("target", ["folder", "file"])
+def test_refuses_to_write_over_an_input(photos, model_dir, target):
+    before = {p: p.read_bytes() for p in photos.rglob("*") if p.is_file()}
+    if target == "folder":
+        code, _, stderr = run_cli("colorize", photos, "-o", photos, "--weights", model_dir)
+    else:
+        code, _, stderr = run_cli("colorize", photos / "colour.jpg", "-o", photos, "--weights", model_dir)
+    assert code == 1 and "overwrite an input" in stderr
+    assert {p: p.read_bytes() for p in photos.rglob("*") if p.is_file()} == before
+
+
+# ---- references
+
+
+def test_palettes_steer_the_colours(photos, model_dir, tmp_path):
+    src = photos / "colour.jpg"
+    for name, colours in [("warm", "#e76f51,#f4a261,e9c46a"), ("cold", "#023e8a,#0096c7,#90e0ef")]:
+        assert run_cli("colorize", src, "-o", tmp_path / name, "--weights", model_dir, "--palette", colours)[0] == 0
+    warm, cold = pixels(tmp_path / "warm" / "colour.jpg"), pixels(tmp_path / "cold" / "colour.jpg")
+    assert np.abs(warm - cold).mean() > 0.5
+
+
+def test_bad_palette_is_named(photos, model_dir, tmp_path):
+    code, _, stderr = run_cli("colorize", photos, "-o", tmp_path / "out", "--weights", model_dir,
+                              "--palette", "#e76f51,nocolour")
+    assert code == 1 and "nocolour" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_style_reference_and_blend(photos, model_dir, tmp_path, astronaut, coffee):
+    astronaut.save(tmp_path / "a.png")
+    coffee.save(tmp_path / "b.png")
+    src = photos / "gray_odd.png"
+    runs = {
+        "auto": [],
+        "a": ["--style", tmp_path / "a.png"],
+        "a_only": ["--style", tmp_path / "a.png", "--style", tmp_path / "b.png", "--style-weights", "1,0"],
+        "a_weak": ["--style", tmp_path / "a.png", "--strength", "0"],
+    }
+    for name, extra in runs.items():
+        assert run_cli("colorize", src, "-o", tmp_path / name, "--weights", model_dir, *extra)[0] == 0
+    result = {name: pixels(tmp_path / name / "gray_odd.png") for name in runs}
+    assert np.abs(result["a"] - result["auto"]).mean() > 0.5
+    assert np.array_equal(result["a_only"], result["a"])
+    assert np.array_equal(result["a_weak"], result["auto"])
+
+
+def test_style_weights_must_match_the_styles(photos, model_dir, tmp_path, coffee):
+    coffee.save(tmp_path / "b.png")
+    code, _, stderr = run_cli("colorize", photos, "-o", tmp_path / "out", "--weights", model_dir,
+                              "--style", tmp_path / "b.png", "--style-weights", "1,2")
+    assert code == 1 and "--style-weights" in stderr
+
+
+# ---- usage errors
+
+
+def test_missing_weights_folder_is_named(photos, tmp_path):
+    code, _, stderr = run_cli("colorize", photos, "-o", tmp_path / "out", "--weights", tmp_path / "nowhere")
+    assert code == 1 and "nowhere" in stderr and "Traceback" not in stderr
+
+
+def test_missing_input_is_named(model_dir, tmp_path):
+    code, _, stderr = run_cli("colorize", tmp_path / "ghost.jpg", "-o", tmp_path / "out", "--weights", model_dir)
+    assert code == 1 and "ghost.jpg" in stderr

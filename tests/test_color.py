@@ -1,0 +1,143 @@
+"""Colour maths: Lab round trips, the luminance helpers, the look-up tables and the luminance plane."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from artcolor.color import (
+    LINEAR16_TO_SRGB8,
+    SRGB8_TO_LINEAR,
+    Y_WEIGHTS,
+    chroma_ratio,
+    encode_linear16,
+    l_from_y,
+    lab_to_linear_rgb,
+    lab_to_rgb,
+    linear_to_srgb,
+    luminance,
+    rgb_to_lab,
+    srgb_to_linear,
+    y_from_l,
+)
+from artcolor.image import gray_image, luminance_plane
+
+
+def rgb_cube(steps: int = 17) -> torch.Tensor:
+    """Every sRGB colour on a steps^3 grid, corners included: (3, steps, steps^2) in [0, 1]."""
+    v = torch.linspace(0, 1, steps)
+    r, g, b = torch.meshgrid(v, v, v, indexing="ij")
+    return torch.stack([r, g, b]).reshape(3, steps, steps * steps)
+
+
+def test_lab_round_trip():
+    rgb = rgb_cube()
+    torch.testing.assert_close(lab_to_rgb(rgb_to_lab(rgb)), rgb, atol=1e-4, rtol=0)
+
+
+def test_lab_of_white_black_and_gray():
+    grays = torch.tensor([1.0, 0.0, 0.5]).view(1, 1, 3).expand(3, 1, 3)  # white, black, mid-gray
+    lab = rgb_to_lab(grays)
+    torch.testing.assert_close(lab[0, 0], torch.tensor([100.0, 0.0, 53.389]), atol=1e-2, rtol=0)
+    torch.testing.assert_close(lab[1:], torch.zeros(2, 1, 3), atol=1e-2, rtol=0)
+
+
+def test_l_from_luminance_matches_lab():
+    rgb = rgb_cube()
+    torch.testing.assert_close(l_from_y(luminance(srgb_to_linear(rgb))), rgb_to_lab(rgb)[:1], atol=1e-3, rtol=0)
+
+
+def test_y_from_l_inverts_l_from_y():
+    y = torch.cat([torch.linspace(0, 0.02, 201), torch.linspace(0.02, 1, 981)])  # dense across the knee
+    torch.testing.assert_close(y_from_l(l_from_y(y)), y, atol=1e-6, rtol=1e-5)
+    l = torch.linspace(0, 100, 1001)
+    torch.testing.assert_close(l_from_y(y_from_l(l)), l, atol=1e-4, rtol=1e-5)
+
+
+def test_luminance_weights_sum_to_one():
+    assert sum(Y_WEIGHTS) == pytest.approx(1.0, abs=1e-5)
+    gray = torch.full((3, 4, 4), 0.37)
+    torch.testing.assert_close(luminance(gray), torch.full((1, 4, 4), 0.37), atol=1e-6, rtol=0)
+
+
+def test_srgb_linear_round_trip():
+    v = torch.linspace(0, 1, 1001).view(1, 1, -1).expand(3, 1, -1)
+    torch.testing.assert_close(linear_to_srgb(srgb_to_linear(v)), v, atol=1e-5, rtol=0)
+
+
+def test_lab_to_linear_rgb_matches_lab_to_rgb_in_gamut():
+    lab = rgb_to_lab(rgb_cube())
+    torch.testing.assert_close(lab_to_linear_rgb(lab), srgb_to_linear(lab_to_rgb(lab)), atol=1e-4, rtol=0)
+
+
+def test_lab_to_linear_rgb_keeps_luminance_out_of_gamut():
+    l = torch.linspace(5, 95, 10).view(1, 1, 10).expand(1, 3, 10)
+    ab = torch.tensor([[150.0, -150.0, 0.0], [0.0, 90.0, -160.0]]).view(2, 3, 1).expand(2, 3, 10)  # a*, b*
+    linear = lab_to_linear_rgb(torch.cat([l, ab]))
+    assert linear.min() < 0 or linear.max() > 1  # really out of gamut
+    torch.testing.assert_close(luminance(linear), y_from_l(l), atol=1e-4, rtol=1e-4)
+
+
+def test_chroma_ratio_has_unit_luminance_and_keeps_hue():
+    linear = srgb_to_linear(rgb_cube())
+    ratio = chroma_ratio(linear)
+    torch.testing.assert_close(luminance(ratio), torch.ones_like(luminance(ratio)), atol=1e-5, rtol=0)
+    # away from the blacks (where ratios fade to gray on purpose) ratio * Y gives the colour back
+    bright = (luminance(linear) > 0.2).expand_as(linear)
+    torch.testing.assert_close((ratio * luminance(linear))[bright], linear[bright], atol=5e-3, rtol=0)
+
+
+def test_chroma_ratio_of_gray_is_exactly_gray():
+    gray = torch.linspace(0, 1, 11).view(1, 1, 11).expand(3, 2, 11)
+    torch.testing.assert_close(chroma_ratio(gray), torch.ones(3, 2, 11), atol=1e-6, rtol=0)
+
+
+def test_srgb8_table_matches_the_function():
+    expected = srgb_to_linear(torch.arange(256, dtype=torch.float64).div(255).view(1, 1, -1).expand(3, 1, -1))[0, 0]
+    np.testing.assert_allclose(SRGB8_TO_LINEAR, expected.numpy(), atol=1e-6)
+
+
+def test_encode_linear16_matches_the_function():
+    linear = np.linspace(0, 1, 4001, dtype=np.float32)
+    expected = np.round(linear_to_srgb(torch.from_numpy(linear).view(1, 1, -1).expand(3, 1, -1))[0, 0].numpy() * 255)
+    assert np.abs(encode_linear16(linear.copy()).astype(int) - expected).max() <= 1
+    assert LINEAR16_TO_SRGB8[0] == 0 and LINEAR16_TO_SRGB8[-1] == 255
+
+
+def test_encode_linear16_clips():
+    assert encode_linear16(np.array([-0.5, 0.0, 1.0, 2.0], dtype=np.float32)).tolist() == [0, 0, 255, 255]
+
+
+def test_every_8bit_gray_survives_luminance_and_back():
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    im = Image.fromarray(levels, "L")
+    assert np.array_equal(np.asarray(gray_image(luminance_plane(im))), levels)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "RGBX", "P"])
+def test_luminance_plane_of_colour_matches_the_maths(mode):
+    rgb = (rgb_cube(9).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)  # (9, 81, 3)
+    im = Image.fromarray(rgb).convert(mode) if mode != "P" else Image.fromarray(rgb).quantize(256)
+    rgb = np.array(im.convert("RGB"))  # a palette image's colours are its palette's
+    if mode == "RGBA":
+        im.putalpha(Image.new("L", im.size, 100))  # alpha does not change the luminance
+    y = luminance_plane(im)
+    expected = luminance(srgb_to_linear(torch.from_numpy(rgb).permute(2, 0, 1).double() / 255))[0].numpy()
+    assert y.dtype == np.float32 and y.shape == rgb.shape[:2]
+    np.testing.assert_allclose(y, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "P", "I;16", "1"])
+def test_luminance_plane_of_a_gray_image_in_any_mode(mode):
+    levels = np.tile(np.arange(0, 256, 17, dtype=np.uint8), (3, 1))  # (3, 16), sixteen grays
+    if mode == "1":
+        levels = np.where(levels > 127, 255, 0).astype(np.uint8)
+    gray = Image.fromarray(levels, "L")
+    expected = SRGB8_TO_LINEAR[levels]
+    if mode == "I;16":
+        im = Image.fromarray(levels.astype(np.uint16) * 257)  # 8-bit to 16-bit, 0xFF -> 0xFFFF
+    else:
+        im = gray.convert(mode)
+    np.testing.assert_allclose(luminance_plane(im), expected, atol=1e-5)
