@@ -60,7 +60,7 @@ def _open_path(path: Path, max_pixels: int | None) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            old, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
+            old, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels or None  # 0: no limit, as below
             try:
                 im = Image.open(path)
                 if max_pixels and im.width * im.height > max_pixels:
@@ -74,8 +74,9 @@ def _open_path(path: Path, max_pixels: int | None) -> Image.Image:
         raise
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image, or a format that cannot be read") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(f"{path}: refused as too large ({e})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own message names twice the limit (its hard error); ours names the limit given
+        raise ImageError(f"{path}: larger than the limit of {max_pixels} pixels (refused before decoding)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(f"{path}: cannot decode image ({e})") from None
 

@@ -27,7 +27,8 @@ from ..image import DEFAULT_MAX_PIXELS, ImageError, list_images, save_atomic
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--backend", default="torch", show_default=True, type=click.Choice(["torch", "onnxruntime"]),
               help="Run the network in PyTorch, or exported to ONNX on onnxruntime (the onnx extra).")
-@click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, type=int, help="Refuse larger inputs.")
+@click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=0),
+              help="Refuse inputs with more pixels (0: no limit).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 def command(inputs, out, style, style_weights, palette, strength, size, weights, method, device, backend, max_pixels,
             overwrite):
