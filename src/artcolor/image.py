@@ -39,7 +39,7 @@ def describe(src: ImageLike) -> str:
 def open_image(src: ImageLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Any supported input -> a decoded PIL image, EXIF orientation applied, first frame only."""
     if isinstance(src, Image.Image):
-        im = src
+        im = _loaded(src)
     elif isinstance(src, np.ndarray):
         im = _from_array(src)
     elif isinstance(src, (str, os.PathLike)):
@@ -81,6 +81,19 @@ def _open_path(path: Path, max_pixels: int | None) -> Image.Image:
         raise ImageError(f"{path}: cannot decode image ({e})") from None
 
 
+def _loaded(im: Image.Image) -> Image.Image:
+    """A PIL image the caller opened lazily, decoded now, so bad bytes are an ImageError here."""
+    try:
+        im.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(f"{describe(im)}: cannot decode image ({e})") from None
+    # premultiplied alpha: Pillow converts "La" to nothing but "LA"
+    return im.convert(_UNPREMULTIPLIED[im.mode]) if im.mode in _UNPREMULTIPLIED else im
+
+
+_UNPREMULTIPLIED = {"La": "LA", "RGBa": "RGBA"}
+
+
 def _register_heif() -> None:
     try:
         from pillow_heif import register_heif_opener
@@ -94,6 +107,8 @@ def _from_array(a: np.ndarray) -> Image.Image:
         a = a[..., 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
         raise ImageError(f"array of shape {a.shape}: expected (H, W), (H, W, 3) or (H, W, 4)")
+    if a.dtype.kind not in "buif":  # complex, object, strings, dates: no pixel values
+        raise ImageError(f"array of dtype {a.dtype}: expected uint8, integers in 0..255 or floats in [0, 1]")
     if a.dtype == np.uint16 and a.ndim == 2:
         return Image.fromarray(a.astype(np.int32), "I")
     if np.issubdtype(a.dtype, np.floating):
