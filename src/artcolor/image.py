@@ -8,7 +8,7 @@ through their CIE luminance, so a colourised result keeps the photo's lightness 
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 import warnings
 from pathlib import Path
 from typing import Union
@@ -184,7 +184,9 @@ def save_atomic(im: Image.Image, path: str | os.PathLike, **params) -> None:
         params.setdefault("quality", 92)
         if im.mode not in ("RGB", "L"):
             im = im.convert("RGB")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # not mkstemp: its files are private (0600) and the output would stay so; this one follows the umask
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             im.save(f, format=fmt, **params)
