@@ -237,10 +237,11 @@ def run_steps(cfg, out, net, ema, model, opt, sched, loader, state, diag, dist, 
         parts["grad_norm"] = float(nn.utils.clip_grad_norm_(net.parameters(), o.clip))
         opt.step()
         sched.step()
-        if ema is not None:
+        if ema is not None:  # the decay warms up, so early averages do not mix in the initial weights
+            decay = min(o.ema, (1 + step) / (10 + step))
             with torch.no_grad():
                 for pe, p in zip(ema.parameters(), net.parameters()):
-                    pe.lerp_(p, 1 - o.ema)
+                    pe.lerp_(p, 1 - decay)
         state["step"] = step = step + 1
         # logging, validation, checkpoint (rank 0 writes)
         if dist.is_main:
