@@ -68,9 +68,15 @@ def build_app(colorizer: Colorizer, references: list[Reference] | None = None,
                 download = gr.File(label="Download (full resolution PNG)", interactive=False, elem_id="download")
                 caption = gr.Markdown(elem_id="caption")
 
+        # images go to the page as files of their own (see Handlers.as_file)
+        def on_preview(photo):
+            original, gray_preview = handlers.preview(photo)
+            return handlers.as_file(original, "photo.png"), handlers.as_file(gray_preview, "gray.png")
+
         def on_run(*values):
             result = handlers.colorize(*values)
-            pair = [(result.gray, result.colour)] if HAS_SLIDER else [result.gray, result.colour]
+            before = handlers.as_file(result.gray, "gray.png")
+            pair = [(before, result.file)] if HAS_SLIDER else [before, result.file]
             return *pair, result.file, result.caption
 
         # the reference kind follows the user's last action; these switches skip the queue
@@ -78,7 +84,7 @@ def build_app(colorizer: Colorizer, references: list[Reference] | None = None,
         uploads.upload(lambda: UPLOADS, None, mode, **private)
         colours.input(lambda: COLOURS, None, mode, **private)
         shelf.select(handlers.select, None, [chosen, mode], **private)
-        photo.change(handlers.preview, photo, [original, gray], api_name="preview", concurrency_limit=2)
+        photo.change(on_preview, photo, [original, gray], api_name="preview", concurrency_limit=2)
         run.click(on_run, [photo, mode, uploads, weights, chosen, colours, strength],
                   [*comparison, download, caption], api_name="colorize", concurrency_limit=1)
     return demo

@@ -122,17 +122,23 @@ class Handlers:
             colour = self.colorizer.colorize_planes([(y, alpha)], style)[0]
         except (ImageError, ValueError) as e:
             raise _user_error(e, photo, *(uploads or [])) from None
-        file = self._save(colour, Path(photo).stem)
+        file = self._save(colour, f"{Path(photo).stem}-artcolor.png")
         seconds = time.perf_counter() - start
         caption = f"{colour.width}×{colour.height} · {described} · strength {strength:.2f} · {seconds:.1f} s"
         return Result(gray_image(y), colour, file, caption)
 
-    def _save(self, image: Image.Image, stem: str) -> str:
-        """The result as `<photo>-artcolor.png` in a folder of its own; old results are deleted."""
+    def as_file(self, image: Image.Image | None, name: str) -> str | None:
+        """An image for the page, as a PNG of its own. gradio copies a file into its cache atomically,
+        but rewrites the cached copy of a returned PIL image in place: two requests giving the same
+        picture (the same photo uploaded twice) would truncate each other's download."""
+        return None if image is None else self._save(image, name)
+
+    def _save(self, image: Image.Image, name: str) -> str:
+        """An image as `name` in a folder of its own; files older than KEEP_RESULTS_S are deleted."""
         now = time.time()
         for old in self.results_dir.glob("*"):
             if now - old.stat().st_mtime > KEEP_RESULTS_S:
                 shutil.rmtree(old, ignore_errors=True)
-        path = self.results_dir / uuid.uuid4().hex / f"{stem}-artcolor.png"
+        path = self.results_dir / uuid.uuid4().hex / name
         save_atomic(image, path)
         return str(path)
