@@ -137,7 +137,11 @@ class Handlers:
         """An image as `name` in a folder of its own; files older than KEEP_RESULTS_S are deleted."""
         now = time.time()
         for old in self.results_dir.glob("*"):
-            if now - old.stat().st_mtime > KEEP_RESULTS_S:
+            try:
+                stale = now - old.stat().st_mtime > KEEP_RESULTS_S
+            except OSError:  # deleted meanwhile by a concurrent request
+                continue
+            if stale:
                 shutil.rmtree(old, ignore_errors=True)
         path = self.results_dir / uuid.uuid4().hex / name
         save_atomic(image, path)
