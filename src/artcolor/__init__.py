@@ -1,7 +1,15 @@
 """artcolor: colourise grayscale photos in the palette of any reference image, or automatically."""
 
-from .inference import Colorizer, palette_image
-from .image import ImageError
+import importlib
 
 __version__ = "0.1.0"
 __all__ = ["Colorizer", "palette_image", "ImageError", "__version__"]
+
+_LAZY = {"Colorizer": "inference", "palette_image": "inference", "ImageError": "image"}
+
+
+def __getattr__(name):
+    # public names import torch on first use, so `artcolor --version` and `--help` stay instant
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'artcolor' has no attribute {name!r}")

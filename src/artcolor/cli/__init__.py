@@ -4,6 +4,7 @@ imported only when it runs, so `artcolor --help` stays fast and optional extras 
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
 
@@ -26,6 +27,10 @@ class LazyGroup(click.Group):
         if name not in COMMANDS or importlib.util.find_spec(f"artcolor.cli.{name}") is None:
             return None
         return importlib.import_module(f"artcolor.cli.{name}").command
+
+
+# torch's OpenMP threads spin while they wait; on a busy laptop that costs more than it saves
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
