@@ -141,3 +141,11 @@ def test_luminance_plane_of_a_gray_image_in_any_mode(mode):
     else:
         im = gray.convert(mode)
     np.testing.assert_allclose(luminance_plane(im), expected, atol=1e-5)
+
+
+def test_chroma_ratio_stays_bounded_for_out_of_gamut_blacks():
+    # a near-black prediction with an out-of-gamut (negative) channel must not turn into a strong colour
+    linear = torch.tensor([1e-4, -2e-3, 5e-4]).view(3, 1, 1)
+    ratio = chroma_ratio(linear)
+    assert (ratio >= 0).all() and ratio.max() < 3
+    torch.testing.assert_close(luminance(ratio), torch.ones(1, 1, 1), atol=1e-6, rtol=0)

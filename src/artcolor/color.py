@@ -31,7 +31,7 @@ linear_to_srgb = linear_rgb_to_rgb
 # CIE Y of linear sRGB primaries (the middle row of kornia's RGB -> XYZ matrix; they sum to 1)
 Y_WEIGHTS = (0.212671, 0.715160, 0.072169)
 _EPS_F = 0.008856  # CIE's (6/29)**3, as kornia rounds it
-_RATIO_EPS = 1e-3  # keeps chroma ratios finite in the blacks, where they fade to gray
+_RATIO_EPS = 1e-3  # keeps chroma ratios bounded in the blacks, where they fade to gray
 
 
 def luminance(linear_rgb: torch.Tensor) -> torch.Tensor:
@@ -69,7 +69,8 @@ def chroma_ratio(linear_rgb: torch.Tensor) -> torch.Tensor:
     interpolated without changing that, which is how a low-resolution prediction is laid over a
     full-resolution gray photo without touching its lightness.
     """
-    return (linear_rgb + _RATIO_EPS) / (luminance(linear_rgb) + _RATIO_EPS)
+    rgb = linear_rgb.clamp(min=0)  # out-of-gamut negatives would blow up in dark pixels
+    return (rgb + _RATIO_EPS) / (luminance(rgb) + _RATIO_EPS)
 
 
 # numpy look-up tables for the full-resolution path, where per-pixel float maths would dominate
