@@ -199,3 +199,11 @@ def test_missing_weights_folder_is_named(photos, tmp_path):
 def test_missing_input_is_named(model_dir, tmp_path):
     code, _, stderr = run_cli("colorize", tmp_path / "ghost.jpg", "-o", tmp_path / "out", "--weights", model_dir)
     assert code == 1 and "ghost.jpg" in stderr
+
+
+def test_an_output_folder_inside_the_inputs_is_not_read_back(photos, model_dir):
+    out = photos / "out"
+    assert run_cli("colorize", photos, "-o", out, "--weights", model_dir)[0] == 0
+    code, stdout, _ = run_cli("colorize", photos, "-o", out, "--weights", model_dir, "--overwrite")
+    assert code == 0 and "3 colourised" in stdout
+    assert not (out / "out").exists()

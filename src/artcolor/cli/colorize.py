@@ -81,8 +81,13 @@ def _plan(inputs, out, overwrite):
         if not item.exists():
             fail(f"{item}: no such file or folder")
     jobs = []
-    sources = {p.resolve() for p, _ in list_images(inputs)}
-    for src, rel in list_images(inputs):
+    out_root, found = out.resolve(), []
+    for item in inputs:
+        # an output folder nested inside an input folder holds earlier results, not inputs
+        nested = item.is_dir() and item.resolve() != out_root
+        found += [(p, rel) for p, rel in list_images([item]) if not (nested and out_root in p.resolve().parents)]
+    sources = {p.resolve() for p, _ in found}
+    for src, rel in found:
         dst = out / rel
         if dst.suffix.lower() not in {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}:
             dst = dst.with_suffix(".png")
