@@ -138,6 +138,8 @@ def luminance_plane(im: Image.Image) -> np.ndarray:
         return SRGB8_TO_LINEAR[np.asarray(im.convert("L"))]
     bands = im.split()[:3] if im.mode in ("RGB", "RGBA") else im.convert("RGB").split()  # no full-size copy
     r, g, b = (np.asarray(band) for band in bands)
+    if np.array_equal(r, g) and np.array_equal(g, b):  # a gray photo stored as RGB: exactly as gray
+        return SRGB8_TO_LINEAR[r]
     y = _Y_LUTS[0][r]
     y += _Y_LUTS[1][g]
     y += _Y_LUTS[2][b]
