@@ -36,10 +36,15 @@ class ModelConfig:
             raise ValueError(f"channels needs at least two levels, got {self.channels}")
         if len(self.blocks) != len(self.channels):
             raise ValueError(f"blocks needs one entry per level ({len(self.channels)}), got {self.blocks}")
-        if min(self.channels + self.blocks + self.style_channels) < 1:
-            raise ValueError("channels, blocks and style_channels must be positive")
-        if self.style_dim < 1:
-            raise ValueError(f"style_dim must be positive, got {self.style_dim}")
+        # a config.json is user input: sizes must be whole numbers before any layer is built from them
+        counts = {"channels": self.channels, "blocks": self.blocks, "style_channels": self.style_channels}
+        for name in ("enc_convs", "dec_convs", "style_dim", "style_size", "image_size"):
+            counts[name] = getattr(self, name)
+        for name, value in counts.items():
+            values = value if isinstance(value, tuple) else (value,)
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+                kind = "positive integers" if isinstance(value, tuple) else "a positive integer"
+                raise ValueError(f"{name} must be {kind}, got {value!r}")
         if self.color_space not in ("lab", "rgb"):
             raise ValueError(f"color_space must be 'lab' or 'rgb', got {self.color_space!r}")
         if self.activation not in ("relu", "silu", "leaky_relu"):
@@ -69,7 +74,7 @@ class ModelConfig:
         path = Path(path)
         try:
             data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, ValueError) as e:  # ValueError: not JSON, or not even UTF-8 text
             raise ValueError(f"{path}: cannot read model config: {e}") from None
         if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
             raise ValueError(f"{path}: expected a JSON object with a 'model' section")
