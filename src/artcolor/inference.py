@@ -245,8 +245,11 @@ def load_net(path: str | os.PathLike) -> ColorNet:
         state = load_file(str(folder / "model.safetensors"))
     except (SafetensorError, OSError, ValueError) as e:
         raise ValueError(f"{folder / 'model.safetensors'}: cannot read weights ({e})") from None
-    net = ColorNet(config)
-    expected = net.state_dict()
+    try:
+        with torch.device("meta"):  # shapes only: a config.json naming huge widths allocates nothing
+            expected = ColorNet(config).state_dict()
+    except RuntimeError as e:
+        raise ValueError(f"{folder / 'config.json'}: describes a network that cannot be built ({e})") from None
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or unexpected:
         raise ValueError(f"{folder}: weights do not match config.json (missing {missing[:3]}, unexpected {unexpected[:3]})")
@@ -254,6 +257,7 @@ def load_net(path: str | os.PathLike) -> ColorNet:
     if bad:
         k = bad[0]
         raise ValueError(f"{folder}: {k} has shape {tuple(state[k].shape)}, config.json implies {tuple(expected[k].shape)}")
+    net = ColorNet(config)
     net.load_state_dict({k: v.float() for k, v in state.items()})
     return net
 
