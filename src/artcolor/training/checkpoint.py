@@ -27,6 +27,8 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # half-written by a save that was killed
+        stale.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: str | Path) -> dict:
