@@ -207,3 +207,18 @@ def test_an_output_folder_inside_the_inputs_is_not_read_back(photos, model_dir):
     code, stdout, _ = run_cli("colorize", photos, "-o", out, "--weights", model_dir, "--overwrite")
     assert code == 0 and "3 colourised" in stdout
     assert not (out / "out").exists()
+
+
+def test_torchrun_splits_the_inputs_across_processes(photos, model_dir, tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip("torchrun not installed")
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(29700 + os.getpid() % 200),
+                           "-m", "artcolor", "colorize", str(photos), "-o", str(out), "--weights", str(model_dir)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert output_files(out) == EXPECTED
+    # each process reports its own share: 3 inputs over 2 processes
+    assert sorted(line.split()[0] for line in proc.stdout.splitlines() if "colourised" in line) == ["1", "2"]
