@@ -44,6 +44,27 @@ def _shrink(rgb: np.ndarray, short_side: int) -> Image.Image:
     return im.resize((round(im.width * s), round(im.height * s)), Image.BICUBIC)
 
 
+def _run_cli(*args) -> tuple[int, str, str]:
+    """`artcolor ARGS` in-process: (exit code, stdout, stderr); unexpected exceptions propagate."""
+    from click.testing import CliRunner
+
+    from artcolor.cli import main
+
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2
+    except TypeError:
+        runner = CliRunner()
+    result = runner.invoke(main, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def run_cli():
+    return _run_cli
+
+
 @pytest.fixture(name="perturb")
 def perturb_fixture():
     """`perturb(net, scale=0.1, seed=0)`: noise on every parameter of a network, in place."""

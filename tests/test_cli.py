@@ -9,23 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 import artcolor
-from artcolor.cli import main
-
-
-def run_cli(*args) -> tuple[int, str, str]:
-    """Run `artcolor ARGS` in-process: (exit code, stdout, stderr)."""
-    try:
-        runner = CliRunner(mix_stderr=False)  # click < 8.2
-    except TypeError:
-        runner = CliRunner()
-    result = runner.invoke(main, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def pixels(path: Path) -> np.ndarray:
@@ -107,7 +93,7 @@ def test_folder_is_mirrored_and_bad_files_reported(photos_and_junk, model_dir, t
     assert "readme.txt" not in result.stderr + result.stdout
 
 
-def test_outputs_are_coloured_versions_of_the_inputs(photos, model_dir, tmp_path):
+def test_outputs_are_coloured_versions_of_the_inputs(run_cli, photos, model_dir, tmp_path):
     code, _, _ = run_cli("colorize", photos, "-o", tmp_path / "out", "--weights", model_dir)
     assert code == 0
     for rel in EXPECTED:
@@ -118,7 +104,7 @@ def test_outputs_are_coloured_versions_of_the_inputs(photos, model_dir, tmp_path
         assert np.corrcoef(gray_in.ravel(), gray_out.ravel())[0, 1] > 0.8  # the same picture
 
 
-def test_existing_outputs_are_skipped_then_replaced_with_overwrite(photos, model_dir, tmp_path):
+def test_existing_outputs_are_skipped_then_replaced_with_overwrite(run_cli, photos, model_dir, tmp_path):
     out = tmp_path / "out"
     assert run_cli("colorize", photos, "-o", out, "--weights", model_dir)[0] == 0
     fresh = pixels(out / "colour.jpg")
@@ -135,7 +121,7 @@ def test_existing_outputs_are_skipped_then_replaced_with_overwrite(photos, model
 
 
 @pytest.mark.parametrize("target", ["folder", "file"])
-def test_refuses_to_write_over_an_input(photos, model_dir, target):
+def test_refuses_to_write_over_an_input(run_cli, photos, model_dir, target):
     before = {p: p.read_bytes() for p in photos.rglob("*") if p.is_file()}
     if target == "folder":
         code, _, stderr = run_cli("colorize", photos, "-o", photos, "--weights", model_dir)
@@ -148,7 +134,7 @@ def test_refuses_to_write_over_an_input(photos, model_dir, target):
 # ---- references
 
 
-def test_palettes_steer_the_colours(photos, model_dir, tmp_path):
+def test_palettes_steer_the_colours(run_cli, photos, model_dir, tmp_path):
     src = photos / "colour.jpg"
     for name, colours in [("warm", "#e76f51,#f4a261,e9c46a"), ("cold", "#023e8a,#0096c7,#90e0ef")]:
         assert run_cli("colorize", src, "-o", tmp_path / name, "--weights", model_dir, "--palette", colours)[0] == 0
@@ -156,14 +142,14 @@ def test_palettes_steer_the_colours(photos, model_dir, tmp_path):
     assert np.abs(warm - cold).mean() > 0.5
 
 
-def test_bad_palette_is_named(photos, model_dir, tmp_path):
+def test_bad_palette_is_named(run_cli, photos, model_dir, tmp_path):
     code, _, stderr = run_cli("colorize", photos, "-o", tmp_path / "out", "--weights", model_dir,
                               "--palette", "#e76f51,nocolour")
     assert code == 1 and "nocolour" in stderr and "Traceback" not in stderr
     assert not (tmp_path / "out").exists()
 
 
-def test_style_reference_and_blend(photos, model_dir, tmp_path, astronaut, coffee):
+def test_style_reference_and_blend(run_cli, photos, model_dir, tmp_path, astronaut, coffee):
     astronaut.save(tmp_path / "a.png")
     coffee.save(tmp_path / "b.png")
     src = photos / "gray_odd.png"
@@ -181,7 +167,7 @@ def test_style_reference_and_blend(photos, model_dir, tmp_path, astronaut, coffe
     assert np.array_equal(result["a_weak"], result["auto"])
 
 
-def test_style_weights_must_match_the_styles(photos, model_dir, tmp_path, coffee):
+def test_style_weights_must_match_the_styles(run_cli, photos, model_dir, tmp_path, coffee):
     coffee.save(tmp_path / "b.png")
     code, _, stderr = run_cli("colorize", photos, "-o", tmp_path / "out", "--weights", model_dir,
                               "--style", tmp_path / "b.png", "--style-weights", "1,2")
@@ -191,17 +177,17 @@ def test_style_weights_must_match_the_styles(photos, model_dir, tmp_path, coffee
 # ---- usage errors
 
 
-def test_missing_weights_folder_is_named(photos, tmp_path):
+def test_missing_weights_folder_is_named(run_cli, photos, tmp_path):
     code, _, stderr = run_cli("colorize", photos, "-o", tmp_path / "out", "--weights", tmp_path / "nowhere")
     assert code == 1 and "nowhere" in stderr and "Traceback" not in stderr
 
 
-def test_missing_input_is_named(model_dir, tmp_path):
+def test_missing_input_is_named(run_cli, model_dir, tmp_path):
     code, _, stderr = run_cli("colorize", tmp_path / "ghost.jpg", "-o", tmp_path / "out", "--weights", model_dir)
     assert code == 1 and "ghost.jpg" in stderr
 
 
-def test_an_output_folder_inside_the_inputs_is_not_read_back(photos, model_dir):
+def test_an_output_folder_inside_the_inputs_is_not_read_back(run_cli, photos, model_dir):
     out = photos / "out"
     assert run_cli("colorize", photos, "-o", out, "--weights", model_dir)[0] == 0
     code, stdout, _ = run_cli("colorize", photos, "-o", out, "--weights", model_dir, "--overwrite")

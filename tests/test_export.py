@@ -7,29 +7,15 @@ import json
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from PIL import Image
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from artcolor import Colorizer  # noqa: E402
-from artcolor.cli import main  # noqa: E402
 from artcolor.config import preset  # noqa: E402
 from artcolor.export import RELATIVE_TOLERANCE, OnnxRunner, check_onnx, export_onnx  # noqa: E402
 from artcolor.model import ColorNet  # noqa: E402
-
-
-def run_cli(*args) -> tuple[int, str, str]:
-    """`artcolor ARGS` in-process: (exit code, stdout, stderr)."""
-    try:
-        runner = CliRunner(mix_stderr=False)  # click < 8.2
-    except TypeError:
-        runner = CliRunner()
-    result = runner.invoke(main, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def pixels(image: Image.Image | str) -> np.ndarray:
@@ -104,19 +90,19 @@ def test_unknown_backend_is_refused(net):
         Colorizer(net, backend="tensorrt")
 
 
-def test_export_command(model_dir, tmp_path):
+def test_export_command(run_cli, model_dir, tmp_path):
     code, out, err = run_cli("export", "--format", "onnx", "--weights", model_dir, tmp_path / "m" / "tiny.onnx")
     assert code == 0, err
     assert (tmp_path / "m" / "tiny.onnx").stat().st_size > 1000
     assert "max abs difference" in out and "on ab" in out
 
 
-def test_export_command_refuses_weights_and_preset(model_dir, tmp_path):
+def test_export_command_refuses_weights_and_preset(run_cli, model_dir, tmp_path):
     code, _, err = run_cli("export", "--weights", model_dir, "--preset", "tiny", tmp_path / "x.onnx")
     assert code == 1 and "exclusive" in err
 
 
-def test_colorize_command_with_onnxruntime_backend(model_dir, tmp_path, coffee):
+def test_colorize_command_with_onnxruntime_backend(run_cli, model_dir, tmp_path, coffee):
     coffee.save(tmp_path / "photo.png")
     outputs = {}
     for backend in ("torch", "onnxruntime"):
