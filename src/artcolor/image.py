@@ -62,14 +62,16 @@ def _open_path(path: Path, max_pixels: int | None) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             old, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels or None  # 0: no limit, as below
             try:
-                im = Image.open(path)
-                if max_pixels and im.width * im.height > max_pixels:
-                    raise ImageError(f"{path}: {im.width}x{im.height} is larger than the limit of {max_pixels} pixels")
-                im.seek(0)
-                im.load()
+                with Image.open(path) as im:  # closes the file, also when decoding fails or frames remain
+                    if max_pixels and im.width * im.height > max_pixels:
+                        size = f"{im.width}x{im.height}"
+                        raise ImageError(f"{path}: {size} is larger than the limit of {max_pixels} pixels")
+                    im.seek(0)
+                    im.load()
+                    im = ImageOps.exif_transpose(im)  # a new image, free of the file
             finally:
                 Image.MAX_IMAGE_PIXELS = old
-        return ImageOps.exif_transpose(im)
+        return im
     except ImageError:
         raise
     except UnidentifiedImageError:
