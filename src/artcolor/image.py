@@ -109,6 +109,8 @@ def _from_array(a: np.ndarray) -> Image.Image:
         a = a[..., 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
         raise ImageError(f"array of shape {a.shape}: expected (H, W), (H, W, 3) or (H, W, 4)")
+    if a.size == 0:
+        raise ImageError(f"array of shape {a.shape}: empty image")
     if a.dtype.kind not in "buif":  # complex, object, strings, dates: no pixel values
         raise ImageError(f"array of dtype {a.dtype}: expected uint8, integers in 0..255 or floats in [0, 1]")
     if a.dtype == np.uint16 and a.ndim == 2:
