@@ -55,7 +55,7 @@ def command(inputs, out, style, style_weights, palette, strength, size, weights,
         try:
             save_atomic(colorize_one(src), dst)
             done += 1
-        except (ImageError, OSError) as e:
+        except (ImageError, OSError, MemoryError) as e:
             failed += 1
             message = f"artcolor: skipped {e}" if isinstance(e, ImageError) else f"artcolor: skipped {src}: {e}"
             tqdm.write(message, file=sys.stderr)  # tqdm.write goes to stdout unless told
