@@ -178,3 +178,12 @@ def test_config_files_and_overrides(tmp_path):
     path.write_text("optim:\n  stepz: 7\n")
     with pytest.raises(ValueError, match="stepz"):
         load_config(str(path))
+
+
+def test_channels_last_trains_like_contiguous(data, tmp_path):
+    for name, flag in (("nchw", False), ("nhwc", True)):
+        train(tiny(data, **{"optim.steps": 3, "val_every": 3, "channels_last": flag}), tmp_path / name)
+    a = load_file(tmp_path / "nchw" / "model" / "model.safetensors")
+    b = load_file(tmp_path / "nhwc" / "model" / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-4)

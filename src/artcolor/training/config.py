@@ -77,6 +77,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
+    channels_last: bool = False  # NHWC tensors; measured slower than NCHW on 2-core CPUs (benchmarks/)
     val_every: int = 500
     ckpt_every: int = 250
     log_every: int = 20

@@ -8,6 +8,7 @@ import copy
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -15,7 +16,6 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import losses
-from ..color import lab_to_rgb, rgb_to_lab
 from ..inference import pick_device, save_net
 from ..model import ColorNet
 from . import data as D
@@ -23,58 +23,12 @@ from .checkpoint import load_checkpoint, restore_rng, save_checkpoint
 from .config import TrainConfig
 from .diagnostics import Diagnostics
 from .distributed import Dist
-from .recipe import NONE, OTHER, make_sample
+from .recipe import make_sample
+from .step import StyledNet, compute_loss
 
 
 class TrainingError(RuntimeError):
     """A run that cannot start or cannot go on; the message says why."""
-
-
-class StyledNet(nn.Module):
-    """Reference and null-style choice inside one forward, so DistributedDataParallel sees every parameter."""
-
-    def __init__(self, net: ColorNet):
-        super().__init__()
-        self.net = net
-
-    def forward(self, l, reference, use_null):
-        style = self.net.encode_style(reference)
-        style = torch.where(use_null[:, None], self.net.null(l.shape[0]), style)
-        return self.net(l, style)
-
-
-def compute_loss(model: nn.Module, net: ColorNet, sample, cfg: TrainConfig, g: torch.Generator, lpips=None):
-    """The recipe's loss for one sample batch -> (scalar loss, {name: float})."""
-    out = model(sample.l, sample.reference, sample.mode == NONE)
-    if net.config.color_space == "lab":
-        ab, rgb = out, lab_to_rgb(torch.cat([sample.l, out], dim=1))
-    else:
-        rgb, ab = out, rgb_to_lab(out.clamp(0, 1))[:, 1:]
-    w = cfg.loss
-    weight = torch.where(sample.mode == OTHER, w.other_reconstruction, 1.0)
-    parts, reconstruction = {}, torch.zeros_like(weight)
-    terms = {"huber_ab": (w.huber_ab, lambda: losses.huber_ab(ab, sample.target_lab[:, 1:])),
-             "mse": (w.mse, lambda: losses.mse(out if net.config.color_space == "rgb" else rgb, sample.target_rgb)),
-             "ssim": (w.ssim, lambda: losses.ssim(rgb, sample.target_rgb)),
-             "lpips": (w.lpips, lambda: lpips(rgb, sample.target_rgb))}
-    for name, (scale, fn) in terms.items():
-        if scale:
-            value = fn()
-            parts[name] = value.mean().item()
-            reconstruction = reconstruction + scale * value
-    loss = (weight * reconstruction).mean()
-    other = sample.mode == OTHER
-    if w.palette and other.any():
-        pal = losses.palette(ab[other], sample.reference_ab[other], generator=g)
-        parts["palette"] = pal.mean().item()
-        loss = loss + w.palette * pal.sum() / len(other)
-    none = sample.mode == NONE
-    if w.auto_palette and none.any():
-        pal = losses.palette(ab[none], sample.target_lab[none, 1:], generator=g)
-        parts["auto_palette"] = pal.mean().item()
-        loss = loss + w.auto_palette * pal.sum() / len(none)
-    parts["loss"] = loss.item()
-    return loss, parts
 
 
 def lr_lambda(cfg: TrainConfig):
@@ -99,6 +53,31 @@ def check_run_folder(out: Path) -> None:
         raise TrainingError(f"{out}: run folder is not writable ({e})") from None
 
 
+@dataclass
+class Run:
+    """Everything the steps of one run touch."""
+
+    cfg: TrainConfig
+    out: Path
+    net: ColorNet
+    ema: ColorNet | None
+    model: nn.Module  # StyledNet around `net`, wrapped for DDP when there are several processes
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    dist: Dist
+    device: torch.device
+    layout: torch.memory_format
+    lpips: object = None
+    diag: Diagnostics | None = None
+    step: int = 0
+    best: float = -math.inf
+
+    @property
+    def averaged(self) -> ColorNet:
+        """The weights to validate and save: the EMA when there is one."""
+        return self.ema if self.ema is not None else self.net
+
+
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, until: int | None = None) -> Path:
     """Train into the run folder `out` (continuing it when `resume`); returns the final model folder.
 
@@ -107,7 +86,6 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, until: int | 
     """
     out = Path(out)
     dist = Dist.setup(cfg.device)
-    device = dist.device if dist.world > 1 else pick_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if dist.is_main:
@@ -117,46 +95,61 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, until: int | 
     except (FileNotFoundError, ImportError, ValueError) as e:
         raise TrainingError(str(e)) from None
 
+    run = build_run(cfg, out, dist)
+    if resume:
+        restore(run, load_checkpoint(out / "checkpoint.pt"))
+    if dist.is_main:
+        cfg.save(out / "config.yaml")
+        run.diag = Diagnostics(out, cfg, val_sets, run.device)
+        if resume:
+            run.diag.truncate_after(run.step)
+    run_steps(run, make_loader(cfg, sources, run.step, dist), end=min(cfg.optim.steps, until or cfg.optim.steps))
+    finish(run)
+    return out / "model"
+
+
+def build_run(cfg: TrainConfig, out: Path, dist: Dist) -> Run:
+    device = dist.device if dist.world > 1 else pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     net = ColorNet(cfg.model).to(device)
     ema = copy.deepcopy(net).requires_grad_(False) if cfg.optim.ema else None
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.optim.lr, betas=cfg.optim.betas,
-                            weight_decay=cfg.optim.weight_decay)
+    o = cfg.optim
+    opt = torch.optim.AdamW(net.parameters(), lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
-    state = {"step": 0, "best": -math.inf}
-    if resume:
-        ckpt = load_checkpoint(out / "checkpoint.pt")
-        net.load_state_dict(ckpt["model"])
-        if ema is not None and ckpt.get("ema") is not None:
-            ema.load_state_dict(ckpt["ema"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        state = {"step": ckpt["step"], "best": ckpt["best"]}
-        restore_rng(ckpt["rng"])
-    if dist.is_main:
-        cfg.save(out / "config.yaml")
-    if cfg.loss.lpips:
-        lpips = losses.lpips_loss()
-    else:
-        lpips = None
+    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = dist.wrap(StyledNet(net).to(memory_format=layout))
+    lpips = losses.lpips_loss() if cfg.loss.lpips else None
+    return Run(cfg, out, net, ema, model, opt, sched, dist, device, layout, lpips)
 
-    model = dist.wrap(StyledNet(net))
-    loader = make_loader(cfg, sources, state["step"], dist)
-    diag = Diagnostics(out, cfg, val_sets, device) if dist.is_main else None
-    if diag is not None and resume:
-        diag.truncate_after(state["step"])
-    end = min(cfg.optim.steps, until or cfg.optim.steps)
-    run_steps(cfg, out, net, ema, model, opt, sched, loader, state, diag, dist, device, lpips, end)
-    dist.barrier()
-    checksums = dist.gather_checksums(net)
-    if dist.is_main:
-        if dist.world > 1:
-            (out / "ranks.json").write_text(json.dumps({"checksums": checksums}, indent=1))
+
+def restore(run: Run, ckpt: dict) -> None:
+    run.net.load_state_dict(ckpt["model"])
+    if run.ema is not None and ckpt.get("ema") is not None:
+        run.ema.load_state_dict(ckpt["ema"])
+    run.opt.load_state_dict(ckpt["optimizer"])
+    run.sched.load_state_dict(ckpt["scheduler"])
+    run.step, run.best = ckpt["step"], ckpt["best"]
+    restore_rng(ckpt["rng"])
+
+
+def save_state(run: Run) -> None:
+    save_checkpoint(run.out / "checkpoint.pt", {
+        "model": run.net.state_dict(), "ema": run.ema.state_dict() if run.ema is not None else None,
+        "optimizer": run.opt.state_dict(), "scheduler": run.sched.state_dict(),
+        "step": run.step, "best": run.best, "config": run.cfg.to_dict()})
+
+
+def finish(run: Run) -> None:
+    """Check the replicas agree (several processes), save the final model, leave the process group."""
+    run.dist.barrier()
+    checksums = run.dist.gather_checksums(run.net)
+    if run.dist.is_main:
+        if run.dist.world > 1:
+            (run.out / "ranks.json").write_text(json.dumps({"checksums": checksums}, indent=1))
             if len(set(checksums)) != 1:
                 raise TrainingError(f"weights differ across ranks: {checksums}")
-        save_net(ema or net, out / "model")
-    dist.close()
-    return out / "model"
+        save_net(run.averaged, run.out / "model")
+    run.dist.close()
 
 
 def load_sources(cfg: TrainConfig):
@@ -205,68 +198,76 @@ def make_loader(cfg: TrainConfig, sources, start_step: int, dist) -> torch.utils
                                        num_workers=cfg.data.num_workers, persistent_workers=False)
 
 
-def run_steps(cfg, out, net, ema, model, opt, sched, loader, state, diag, dist, device, lpips, end):
-    o = cfg.optim
-    counter = {}
-    batches = iter(loader)
-    bar = tqdm(total=o.steps, initial=state["step"], desc="train", unit="step", disable=not dist.is_main or None,
-               dynamic_ncols=True)
+def run_steps(run: Run, loader, end: int) -> None:
+    cfg, o = run.cfg, run.cfg.optim
+    counter, batches = {}, iter(loader)
+    bar = tqdm(total=o.steps, initial=run.step, desc="train", unit="step", dynamic_ncols=True,
+               disable=not run.dist.is_main or None)
     t0, seen = time.time(), 0
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
-    while state["step"] < end:
-        step = state["step"]
+    while run.step < end:
         # forward / backward over the accumulated micro-batches
-        opt.zero_grad(set_to_none=True)
+        run.opt.zero_grad(set_to_none=True)
         parts = {}
         for m in range(o.grad_accum):
             batch = next(batches)
             D.warn_skipped(batch.errors, counter)
-            if batch.photos is None:
-                continue
-            g = torch.Generator().manual_seed(D._seed(cfg.seed, "recipe", step * o.grad_accum + m, dist.rank))
-            sample = make_sample(batch.photos, batch.paintings, cfg.recipe, g)
-            sample = _to(sample, device)
-            with dist.no_sync(model, last=m == o.grad_accum - 1), autocast:
-                loss, parts = compute_loss(model, net, sample, cfg, g, lpips)
-            if not math.isfinite(loss.item()):
-                raise TrainingError(f"non-finite loss ({loss.item()}) at step {step}; "
-                                    f"the last good checkpoint is kept in {out / 'checkpoint.pt'}")
-            (loss / o.grad_accum).backward()
-            seen += len(batch.photos) * dist.world
+            if batch.photos is not None:
+                parts = forward_backward(run, batch, m)
+                seen += len(batch.photos) * run.dist.world
         # optimiser step, learning rate, EMA
-        parts["grad_norm"] = float(nn.utils.clip_grad_norm_(net.parameters(), o.clip))
-        opt.step()
-        sched.step()
-        if ema is not None:  # the decay warms up, so early averages do not mix in the initial weights
-            decay = min(o.ema, (1 + step) / (10 + step))
-            with torch.no_grad():
-                for pe, p in zip(ema.parameters(), net.parameters()):
-                    pe.lerp_(p, 1 - decay)
-        state["step"] = step = step + 1
+        parts["grad_norm"] = float(nn.utils.clip_grad_norm_(run.net.parameters(), o.clip))
+        run.opt.step()
+        run.sched.step()
+        update_ema(run)
+        run.step += 1
         # logging, validation, checkpoint (rank 0 writes)
-        if dist.is_main:
+        if run.dist.is_main:
             rate = seen / max(1e-9, time.time() - t0)
             bar.update(1)
             bar.set_postfix(loss=f"{parts.get('loss', float('nan')):.4f}", img_s=f"{rate:.1f}")
-            if step % cfg.log_every == 0 or step == o.steps:
-                diag.log_train(step, parts, sched.get_last_lr()[0], rate, counter.get("skipped", 0))
-            if step % cfg.val_every == 0 or step == o.steps:
-                metrics = diag.validate(step, ema or net)
-                if metrics["score"] > state["best"]:
-                    state["best"] = metrics["score"]
-                    save_net(ema or net, out / "best")
-            if step % cfg.ckpt_every == 0 or step == end:
-                save_checkpoint(out / "checkpoint.pt", {
-                    "model": net.state_dict(), "ema": ema.state_dict() if ema is not None else None,
-                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "step": step, "best": state["best"], "config": cfg.to_dict()})
+            report(run, parts, rate, counter.get("skipped", 0))
+            if run.step % cfg.ckpt_every == 0 or run.step == end:
+                save_state(run)
     bar.close()
 
 
-def _to(sample, device):
-    if device.type == "cpu":
-        return sample
-    for name in ("l", "target_lab", "target_rgb", "reference", "mode"):
-        setattr(sample, name, getattr(sample, name).to(device, non_blocking=True))
+def forward_backward(run: Run, batch, micro: int) -> dict:
+    cfg, o = run.cfg, run.cfg.optim
+    g = torch.Generator().manual_seed(D._seed(cfg.seed, "recipe", run.step * o.grad_accum + micro, run.dist.rank))
+    sample = _to(make_sample(batch.photos, batch.paintings, cfg.recipe, g), run.device, run.layout)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if run.device.type == "cuda" else contextlib.nullcontext()
+    with run.dist.no_sync(run.model, last=micro == o.grad_accum - 1), autocast:
+        loss, parts = compute_loss(run.model, run.net, sample, cfg, g, run.lpips)
+    if not math.isfinite(loss.item()):
+        raise TrainingError(f"non-finite loss ({loss.item()}) at step {run.step}; "
+                            f"the last good checkpoint is kept in {run.out / 'checkpoint.pt'}")
+    (loss / o.grad_accum).backward()
+    return parts
+
+
+def update_ema(run: Run) -> None:
+    if run.ema is None:
+        return
+    decay = min(run.cfg.optim.ema, (1 + run.step) / (10 + run.step))  # warm-up: forget the initial weights
+    with torch.no_grad():
+        for pe, p in zip(run.ema.parameters(), run.net.parameters()):
+            pe.lerp_(p, 1 - decay)
+
+
+def report(run: Run, parts: dict, rate: float, skipped: int) -> None:
+    cfg, last = run.cfg, run.step == run.cfg.optim.steps
+    if run.step % cfg.log_every == 0 or last:
+        run.diag.log_train(run.step, parts, run.sched.get_last_lr()[0], rate, skipped)
+    if run.step % cfg.val_every == 0 or last:
+        metrics = run.diag.validate(run.step, run.averaged)
+        if metrics["score"] > run.best:
+            run.best = metrics["score"]
+            save_net(run.averaged, run.out / "best")
+
+
+def _to(sample, device, layout):
+    for name in ("l", "target_lab", "target_rgb", "reference"):
+        setattr(sample, name, getattr(sample, name).to(device, memory_format=layout, non_blocking=True))
+    sample.mode = sample.mode.to(device)
     return sample
 

@@ -1,0 +1,60 @@
+"""One training step's objective, shared by training and validation: the network with its reference
+choice inside one forward (so DistributedDataParallel sees every parameter), and the recipe's loss."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .. import losses
+from ..color import lab_to_rgb, rgb_to_lab
+from ..model import ColorNet
+from .config import TrainConfig
+from .recipe import NONE, OTHER
+
+
+class StyledNet(nn.Module):
+    """Reference and null-style choice inside one forward, so DistributedDataParallel sees every parameter."""
+
+    def __init__(self, net: ColorNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, l, reference, use_null):
+        style = self.net.encode_style(reference)
+        style = torch.where(use_null[:, None], self.net.null(l.shape[0]), style)
+        return self.net(l, style)
+
+
+def compute_loss(model: nn.Module, net: ColorNet, sample, cfg: TrainConfig, g: torch.Generator, lpips=None):
+    """The recipe's loss for one sample batch -> (scalar loss, {name: float})."""
+    out = model(sample.l, sample.reference, sample.mode == NONE)
+    if net.config.color_space == "lab":
+        ab, rgb = out, lab_to_rgb(torch.cat([sample.l, out], dim=1))
+    else:
+        rgb, ab = out, rgb_to_lab(out.clamp(0, 1))[:, 1:]
+    w = cfg.loss
+    weight = torch.where(sample.mode == OTHER, w.other_reconstruction, 1.0)
+    parts, reconstruction = {}, torch.zeros_like(weight)
+    terms = {"huber_ab": (w.huber_ab, lambda: losses.huber_ab(ab, sample.target_lab[:, 1:])),
+             "mse": (w.mse, lambda: losses.mse(out if net.config.color_space == "rgb" else rgb, sample.target_rgb)),
+             "ssim": (w.ssim, lambda: losses.ssim(rgb, sample.target_rgb)),
+             "lpips": (w.lpips, lambda: lpips(rgb, sample.target_rgb))}
+    for name, (scale, fn) in terms.items():
+        if scale:
+            value = fn()
+            parts[name] = value.mean().item()
+            reconstruction = reconstruction + scale * value
+    loss = (weight * reconstruction).mean()
+    other = sample.mode == OTHER
+    if w.palette and other.any():
+        pal = losses.palette(ab[other], sample.reference_ab[other], generator=g)
+        parts["palette"] = pal.mean().item()
+        loss = loss + w.palette * pal.sum() / len(other)
+    none = sample.mode == NONE
+    if w.auto_palette and none.any():
+        pal = losses.palette(ab[none], sample.target_lab[none, 1:], generator=g)
+        parts["auto_palette"] = pal.mean().item()
+        loss = loss + w.auto_palette * pal.sum() / len(none)
+    parts["loss"] = loss.item()
+    return loss, parts
