@@ -166,9 +166,9 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(data, tmp_path, mon
 
 
 def test_config_files_and_overrides(tmp_path):
-    cfg = load_config("seed", ["optim.lr=0.01", "recipe.p_none=0.5"])
+    cfg = load_config("seed", ["optim.lr=1e-4", "recipe.p_none=0.5", "data.paintings=null"])
     assert cfg.model.color_space == "rgb" and cfg.recipe.kind == "seed"
-    assert cfg.optim.lr == 0.01 and cfg.recipe.p_none == 0.5
+    assert cfg.optim.lr == 1e-4 and cfg.recipe.p_none == 0.5 and cfg.data.paintings is None
     path = tmp_path / "mine.yaml"
     path.write_text("base: tiny\noptim:\n  steps: 7\nmodel:\n  style_dim: 12\n")
     cfg = load_config(str(path))
@@ -187,3 +187,14 @@ def test_channels_last_trains_like_contiguous(data, tmp_path):
     b = load_file(tmp_path / "nhwc" / "model" / "model.safetensors")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-4)
+
+
+def test_init_starts_from_a_model_folder(data, tmp_path):
+    first = train(tiny(data, **{"optim.steps": 4, "val_every": 4}), tmp_path / "a")
+    cfg = tiny(data, **{"optim.steps": 1, "val_every": 1, "optim.lr": 1e-9, "optim.warmup": 1, "optim.ema": 0})
+    second = train(cfg, tmp_path / "b", init=first)
+    a, b = load_file(first / "model.safetensors"), load_file(second / "model.safetensors")
+    for k in a:  # one step at a negligible learning rate: the weights are the first run's
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+    with pytest.raises(TrainingError, match="differs"):
+        train(load_config("seed", [f"data.photos={data / 'photos'}", "optim.steps=1"]), tmp_path / "c", init=first)

@@ -18,12 +18,12 @@ from . import fail
 @click.option("--out", default=None, type=click.Path(path_type=Path), help="Run folder (default: runs/<config>).")
 @click.option("--steps", default=None, type=click.IntRange(min=1), help="Total optimiser steps.")
 @click.option("--until", default=None, type=click.IntRange(min=1), help="Stop at this step (the schedule still runs to --steps).")
+@click.option("--init", default=None, type=click.Path(path_type=Path), help="Start from a model folder's weights.")
 @click.option("--resume", default=None, type=click.Path(path_type=Path), help="Continue this run folder.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value, e.g. optim.lr=1e-3.")
-def command(config, photos, paintings, val_photos, val_paintings, out, steps, until, resume, overrides):
+def command(config, photos, paintings, val_photos, val_paintings, out, steps, until, init, resume, overrides):
     """Train a colourisation model; the final model folder is RUN/model (RUN/best: best validation)."""
     from ..training import TrainingError, load_config, train
-    from ..training.config import TrainConfig
 
     overrides = list(overrides)
     for key, value in [("data.photos", photos), ("data.paintings", paintings), ("data.val_photos", val_photos),
@@ -31,26 +31,14 @@ def command(config, photos, paintings, val_photos, val_paintings, out, steps, un
         if value is not None:
             overrides.append(f"{key}={value}")
     try:
-        if resume is not None:
+        if resume is not None:  # the run's own config, then the overrides
             if not (resume / "config.yaml").is_file():
                 fail(f"{resume}: not a run folder (no config.yaml)")
-            import yaml
-
-            cfg_dict = yaml.safe_load((resume / "config.yaml").read_text())
-            cfg = TrainConfig.from_dict(cfg_dict)
-            if overrides:
-                from ..training.config import _set
-
-                d = cfg.to_dict()
-                for item in overrides:
-                    k, _, v = item.partition("=")
-                    _set(d, k, yaml.safe_load(v))
-                cfg = TrainConfig.from_dict(d)
-            out = resume
+            cfg, out = load_config(str(resume / "config.yaml"), overrides), resume
         else:
             cfg = load_config(config, overrides)
             out = out or Path("runs") / Path(config).stem
-        model_dir = train(cfg, out, resume=resume is not None, until=until)
+        model_dir = train(cfg, out, resume=resume is not None, until=until, init=init)
     except (TrainingError, ValueError, FileNotFoundError, ImportError) as e:
         fail(str(e))
     click.echo(f"model saved to {model_dir}")

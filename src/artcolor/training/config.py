@@ -156,8 +156,19 @@ def load_config(name_or_path: str, overrides: list[str] = ()) -> TrainConfig:
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"--set expects key=value, got {item!r}")
-        _set(cfg_dict, key.strip(), yaml.safe_load(value))
+        _set(cfg_dict, key.strip(), parse_value(value))
     return TrainConfig.from_dict(cfg_dict)
+
+
+def parse_value(text: str):
+    """A `--set` value as YAML, except that `1e-4` is a number (YAML 1.1 reads it as a string)."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _merge(base: dict, update: dict) -> dict:

@@ -16,7 +16,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import losses
-from ..inference import pick_device, save_net
+from ..inference import load_net, pick_device, save_net
 from ..model import ColorNet
 from . import data as D
 from .checkpoint import load_checkpoint, restore_rng, save_checkpoint
@@ -78,11 +78,13 @@ class Run:
         return self.ema if self.ema is not None else self.net
 
 
-def train(cfg: TrainConfig, out: str | Path, resume: bool = False, until: int | None = None) -> Path:
+def train(cfg: TrainConfig, out: str | Path, resume: bool = False, until: int | None = None,
+          init: str | Path | None = None) -> Path:
     """Train into the run folder `out` (continuing it when `resume`); returns the final model folder.
 
     `until` stops early at that step (checkpoint written) without changing the schedule, which runs
-    to `cfg.optim.steps`: a long run can be done in slices.
+    to `cfg.optim.steps`: a long run can be done in slices. `init` starts a new run from the weights
+    of a model folder (fine-tuning); its config must match `cfg.model`.
     """
     out = Path(out)
     dist = Dist.setup(cfg.device)
@@ -96,6 +98,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, until: int | 
         raise TrainingError(str(e)) from None
 
     run = build_run(cfg, out, dist)
+    if init is not None and not resume:
+        start_from(run, init)
     if resume:
         restore(run, load_checkpoint(out / "checkpoint.pt"))
     if dist.is_main:
@@ -120,6 +124,18 @@ def build_run(cfg: TrainConfig, out: Path, dist: Dist) -> Run:
     model = dist.wrap(StyledNet(net).to(memory_format=layout))
     lpips = losses.lpips_loss() if cfg.loss.lpips else None
     return Run(cfg, out, net, ema, model, opt, sched, dist, device, layout, lpips)
+
+
+def start_from(run: Run, folder: str | Path) -> None:
+    try:
+        source = load_net(folder)
+    except (FileNotFoundError, ValueError) as e:
+        raise TrainingError(f"--init: {e}") from None
+    if source.config != run.cfg.model:
+        raise TrainingError(f"--init {folder}: its model config differs from the run's; "
+                            f"use --config with the same model section")
+    for net in filter(None, (run.net, run.ema)):
+        net.load_state_dict(source.state_dict())
 
 
 def restore(run: Run, ckpt: dict) -> None:
