@@ -208,3 +208,13 @@ def test_torchrun_splits_the_inputs_across_processes(photos, model_dir, tmp_path
     assert output_files(out) == EXPECTED
     # each process reports its own share: 3 inputs over 2 processes
     assert sorted(line.split()[0] for line in proc.stdout.splitlines() if "colourised" in line) == ["1", "2"]
+
+
+def test_help_lists_the_commands_without_importing_torch():
+    code = ("import sys; from artcolor.cli import main\n"
+            "try: main(['--help'])\nexcept SystemExit: pass\nprint('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("colorize", "train", "evaluate", "demo", "export"):
+        assert name in proc.stdout
+    assert proc.stdout.strip().endswith("False")

@@ -229,6 +229,9 @@ def save_net(net: ColorNet, path: str | os.PathLike, dtype: torch.dtype = torch.
     state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in net.state_dict().items()}
     tmp = folder / ".model.safetensors.tmp"
     save_file(state, str(tmp), metadata={"format": "pt", "artcolor": "ColorNet"})
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # safetensors writes private (0600) files; a model folder is for sharing
     os.replace(tmp, folder / "model.safetensors")
     net.config.save(folder / ".config.json.tmp")
     os.replace(folder / ".config.json.tmp", folder / "config.json")

@@ -4,6 +4,7 @@ imported only when it runs, so `artcolor --help` stays fast and optional extras 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 
 import click
@@ -22,6 +23,11 @@ COMMANDS = {
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
         return [name for name in COMMANDS if importlib.util.find_spec(f"artcolor.cli.{name}")]
+
+    def format_commands(self, ctx, formatter):
+        # the one-line descriptions above, so `--help` imports no subcommand (and no torch)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name]) for name in self.list_commands(ctx)])
 
     def get_command(self, ctx, name):
         if name not in COMMANDS or importlib.util.find_spec(f"artcolor.cli.{name}") is None:
