@@ -66,8 +66,11 @@ class ModelConfig:
             raise ValueError(f"unknown model config keys: {unknown}")
         return cls(**d)
 
+    def to_json(self) -> str:
+        return json.dumps({"model": self.to_dict()}, indent=2) + "\n"
+
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"model": self.to_dict()}, indent=2) + "\n")
+        Path(path).write_text(self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelConfig":

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from .config import ModelConfig
+from .image import atomic_write
 
 CARD_NAME = "README.md"
 TAGS = ("image-colorization", "colorization", "style-transfer", "adain", "unet", "pytorch", "safetensors")
@@ -74,7 +75,6 @@ def write_model_card(folder: str | os.PathLike, config: ModelConfig, overwrite: 
     path = Path(folder) / CARD_NAME
     if path.exists() and not overwrite:
         return False
-    tmp = path.with_name(f".{CARD_NAME}.tmp")
-    tmp.write_text(model_card(config))
-    os.replace(tmp, path)
+    with atomic_write(path) as f:
+        f.write(model_card(config).encode())
     return True

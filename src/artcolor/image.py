@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 import warnings
 from pathlib import Path
 from typing import Union
@@ -190,13 +191,23 @@ def save_atomic(im: Image.Image, path: str | os.PathLike, **params) -> None:
         params.setdefault("quality", 92)
         if im.mode not in ("RGB", "L"):
             im = im.convert("RGB")
-    # not mkstemp: its files are private (0600) and the output would stay so; this one follows the umask
+    with atomic_write(path) as f:
+        im.save(f, format=fmt, **params)
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike):
+    """Yield a binary file beside `path`; on success it is renamed over `path`, on failure removed.
+
+    Not mkstemp: its files are private (0600) and would stay so; this one follows the umask.
+    """
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
-            im.save(f, format=fmt, **params)
+            yield f
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

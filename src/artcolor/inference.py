@@ -18,12 +18,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from .color import LINEAR16_TO_SRGB8, chroma_ratio, l_from_y
 from .config import ModelConfig, preset
 from .hub import write_model_card
-from .image import DEFAULT_MAX_PIXELS, ImageLike, alpha_of, luminance_plane, open_image, rgb_array
+from .image import DEFAULT_MAX_PIXELS, ImageLike, alpha_of, atomic_write, luminance_plane, open_image, rgb_array
 from .model import ColorNet
 
 BUNDLED = Path(__file__).parent / "weights" / "default"
@@ -227,14 +227,10 @@ def save_net(net: ColorNet, path: str | os.PathLike, dtype: torch.dtype = torch.
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in net.state_dict().items()}
-    tmp = folder / ".model.safetensors.tmp"
-    save_file(state, str(tmp), metadata={"format": "pt", "artcolor": "ColorNet"})
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # safetensors writes private (0600) files; a model folder is for sharing
-    os.replace(tmp, folder / "model.safetensors")
-    net.config.save(folder / ".config.json.tmp")
-    os.replace(folder / ".config.json.tmp", folder / "config.json")
+    with atomic_write(folder / "model.safetensors") as f:
+        f.write(save(state, metadata={"format": "pt", "artcolor": "ColorNet"}))
+    with atomic_write(folder / "config.json") as f:
+        f.write(net.config.to_json().encode())
     write_model_card(folder, net.config)
 
 
