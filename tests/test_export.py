@@ -44,7 +44,7 @@ def test_onnxruntime_equals_torch_at_any_batch_and_size(net, exported):
     runner = OnnxRunner(exported)
     for shape in [(1, 1, 32, 32), (3, 1, 16, 48), (2, 1, 64, 20)]:
         l = torch.rand(shape) * 100
-        style = torch.randn(shape[0], net.config.style_dim)
+        style = torch.randn(shape[0], net.config.code_dim)
         expected = net(l, style)
         got = runner(l, style)
         assert got.shape == expected.shape
@@ -59,7 +59,7 @@ def test_check_reports_a_small_difference(net, exported):
 def test_graph_declares_dynamic_axes_and_carries_config_and_null_style(net, exported):
     model = onnx.load(str(exported))
     inputs = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
-    assert inputs == {"l": ["batch", 1, "height", "width"], "style": ["batch", net.config.style_dim]}
+    assert inputs == {"l": ["batch", 1, "height", "width"], "style": ["batch", net.config.code_dim]}
     props = {p.key: p.value for p in model.metadata_props}
     assert json.loads(props["artcolor_config"]) == json.loads(json.dumps(net.config.to_dict()))
     null = torch.tensor(json.loads(props["null_style"]))

@@ -38,7 +38,7 @@ def test_saved_folder_has_config_weights_and_card(folder):
 def test_card_describes_the_config(tiny_perturbed):
     card = model_card(tiny_perturbed.config)
     assert f"channels {tiny_perturbed.config.channels}" in card
-    assert f"style vector of {tiny_perturbed.config.style_dim} numbers" in card
+    assert f"style code of {tiny_perturbed.config.code_dim} numbers" in card
 
 
 def test_hand_edited_card_is_kept(tiny_perturbed, folder):

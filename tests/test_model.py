@@ -71,6 +71,12 @@ def test_colornet_output_shapes(name):
     assert torch.isfinite(out).all()
 
 
+def test_colornet_rejects_a_style_of_the_wrong_width():
+    net = ColorNet(preset("tiny"))
+    with pytest.raises(ValueError, match=f"style code of {net.config.code_dim}"):
+        net(_l(1, 32, 32), torch.zeros(1, net.config.style_dim))
+
+
 @pytest.mark.parametrize("name", PRESET_NAMES)
 def test_colornet_rejects_sizes_not_divisible(name):
     config = preset(name)
@@ -85,13 +91,26 @@ def test_style_encoder_takes_any_size(size):
     assert encoder(_rgb(3, *size)).shape == (3, 12)
 
 
-def test_untrained_colornet_ignores_the_style():
-    # every AdaIN starts as the identity, so no style can change the output before training
+def test_untrained_colornet_ignores_the_latent():
+    # every AdaIN starts as the identity, so the latent cannot change the output before training
+    net = ColorNet(preset("tiny")).eval()
+    l, d = _l(2, 32, 32), net.config.style_dim
+    palette = net.encode_style(_rgb(2, 32, 32))[:, d:]
+    with torch.no_grad():
+        outputs = [net(l, torch.cat([torch.randn(2, d, generator=torch.Generator().manual_seed(i)), palette], 1))
+                   for i in range(3)]
+    assert torch.equal(outputs[0], outputs[1]) and torch.equal(outputs[0], outputs[2])
+
+
+def test_untrained_colornet_already_sees_the_palette():
+    # the palette enters as input channels, so even an untrained network's output depends on it
     net = ColorNet(preset("tiny")).eval()
     l = _l(2, 32, 32)
+    warm, cold = torch.zeros(1, 3, 32, 32), torch.zeros(1, 3, 32, 32)
+    warm[:, 0], cold[:, 2] = 1, 1
     with torch.no_grad():
-        outputs = [net(l), net(l, torch.randn(2, 8)), net(l, net.encode_style(_rgb(2, 32, 32)))]
-    assert torch.equal(outputs[0], outputs[1]) and torch.equal(outputs[0], outputs[2])
+        out_warm, out_cold = net(l, net.encode_style(warm).expand(2, -1)), net(l, net.encode_style(cold).expand(2, -1))
+    assert (out_warm - out_cold).abs().mean() > 1e-3
 
 
 @pytest.mark.parametrize("name", PRESET_NAMES)
@@ -121,12 +140,13 @@ def test_eval_forwards_are_identical(name, perturb):
 
 def test_batch_items_are_independent(perturb):
     # instance norm, not batch norm: an image's output does not depend on its batch-mates
-    net = perturb(ColorNet(preset("tiny"))).eval()
-    l, style = _l(3, 32, 32), torch.randn(3, 8)
+    # (in float64: float32 batched matmuls round differently from single ones)
+    net = perturb(ColorNet(preset("tiny"))).eval().double()
+    l, style = _l(3, 32, 32).double(), torch.randn(3, net.config.code_dim, dtype=torch.float64)
     with torch.no_grad():
         batched = net(l, style)
         alone = torch.cat([net(l[i:i + 1], style[i:i + 1]) for i in range(3)])
-    torch.testing.assert_close(batched, alone, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(batched, alone, atol=1e-9, rtol=1e-9)
 
 
 def test_lab_prediction_keeps_the_input_lightness(perturb):

@@ -25,6 +25,8 @@ class ModelConfig:
     style_channels: tuple[int, ...] = (32, 64, 128, 128)
     style_dim: int = 64  # the report settled on 32 for its network; a palette needs a little more
     style_size: int = 128  # the reference is resized to this short side before encoding
+    # lightness bands of the luminance-keyed palette in the style code (model/palette.py); 0: none
+    palette_bins: int = 0
     color_space: ColorSpace = "lab"  # lab: predict ab from L; rgb: predict RGB (the report's choice)
     image_size: int = 128  # training size, and the default working short side at inference
 
@@ -40,6 +42,8 @@ class ModelConfig:
         counts = {"channels": self.channels, "blocks": self.blocks, "style_channels": self.style_channels}
         for name in ("enc_convs", "dec_convs", "style_dim", "style_size", "image_size"):
             counts[name] = getattr(self, name)
+        if not isinstance(self.palette_bins, int) or isinstance(self.palette_bins, bool) or self.palette_bins < 0:
+            raise ValueError(f"palette_bins must be a non-negative integer, got {self.palette_bins!r}")
         for name, value in counts.items():
             values = value if isinstance(value, tuple) else (value,)
             if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
@@ -49,6 +53,11 @@ class ModelConfig:
             raise ValueError(f"color_space must be 'lab' or 'rgb', got {self.color_space!r}")
         if self.activation not in ("relu", "silu", "leaky_relu"):
             raise ValueError(f"unknown activation {self.activation!r}")
+
+    @property
+    def code_dim(self) -> int:
+        """Length of a style code: the latent, then the luminance-keyed palette."""
+        return self.style_dim + 4 * self.palette_bins
 
     @property
     def multiple(self) -> int:
@@ -98,8 +107,8 @@ PRESETS: dict[str, ModelConfig] = {
         style_dim=32,
         color_space="rgb",
     ),
-    # ours: Lab, a wider bottleneck, a larger style vector; ~14 images/s of training on 2 CPU cores
-    "default": ModelConfig(),
+    # ours: Lab, a wider bottleneck, a larger style vector and a luminance-keyed palette
+    "default": ModelConfig(palette_bins=16),
     # for tests: a few thousand parameters
     "tiny": ModelConfig(
         channels=(8, 8, 16),
@@ -110,6 +119,7 @@ PRESETS: dict[str, ModelConfig] = {
         style_dim=8,
         style_size=32,
         image_size=32,
+        palette_bins=4,
     ),
 }
 

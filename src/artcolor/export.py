@@ -1,7 +1,7 @@
 """ONNX export of the colour network, its check against PyTorch, and an onnxruntime runner.
 
 Only the U-Net is exported: `out = net(l, style)` with l (B, 1, H, W), L* in [0, 100], and style
-(B, style_dim); batch, height and width are dynamic (H and W divisible by `config.multiple`). The
+(B, code_dim); batch, height and width are dynamic (H and W divisible by `config.multiple`). The
 output is ab (B, 2, H, W) for Lab models, sRGB (B, 3, H, W) for RGB models, as `ColorNet.forward`.
 
 The style encoder stays in PyTorch: it runs once per reference on a 128-pixel image, while the
@@ -93,7 +93,7 @@ def check_onnx(net: ColorNet, path: str | os.PathLike, seed: int = 0) -> tuple[f
     g = torch.Generator().manual_seed(seed)
     m = net.config.multiple
     l = torch.rand(2, 1, 6 * m, 10 * m, generator=g) * 100  # (2, 1, H, W), a non-square size
-    style = net.null(2) + torch.randn(2, net.config.style_dim, generator=g)
+    style = net.null(2) + torch.randn(2, net.config.code_dim, generator=g)
     expected = net(l, style)
     got = OnnxRunner(Path(path))(l, style)
     return float((got - expected).abs().max()), float(expected.abs().max())

@@ -131,7 +131,7 @@ class Colorizer:
     @torch.inference_mode()
     def encode_style(self, style: ImageLike | Sequence[ImageLike] | None, strength: float = 1.0,
                      style_weights: Sequence[float] | None = None) -> torch.Tensor:
-        """Reference(s) -> one style vector (style_dim,); None gives the null style (automatic)."""
+        """Reference(s) -> one style code (code_dim,); None gives the null style (automatic)."""
         null = self.net.null_style.detach()
         if style is None:
             return null

@@ -8,8 +8,7 @@ from torch import nn
 from ..color import lab_to_linear_rgb, rgb_to_lab, srgb_to_linear
 from ..config import ModelConfig
 from .adain import AdaIN
-
-AB_SCALE = 110.0  # a*, b* of sRGB colours stay within about +-110
+from .palette import AB_SCALE, FEATURES, luminance_palette, palette_prior
 
 _ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
 
@@ -67,14 +66,16 @@ class Up(nn.Module):
 
 
 class StyleEncoder(nn.Module):
-    """Reference image -> style vector: strided convs, a last linear conv, global average pooling.
+    """Reference image -> style code: a latent from strided convs, a last linear conv and global
+    average pooling, then (with `palette_bins`) the reference's luminance-keyed palette.
 
-    No activation sits right before the pooling, so the style vector is free to take either sign
+    No activation sits right before the pooling, so the latent is free to take either sign
     (a ReLU there let the report's latents collapse to zero). Any size and aspect ratio works.
     """
 
-    def __init__(self, channels: tuple[int, ...], style_dim: int, activation: str):
+    def __init__(self, channels: tuple[int, ...], style_dim: int, activation: str, palette_bins: int = 0):
         super().__init__()
+        self.palette_bins = palette_bins
         layers, c_in = [], 3
         for c in channels:
             layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), _ACTIVATIONS[activation]()]
@@ -83,28 +84,34 @@ class StyleEncoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) sRGB in [0, 1] -> (B, style_dim)."""
+        """(B, 3, H, W) sRGB in [0, 1] -> (B, code_dim)."""
         lab = rgb_to_lab(rgb)
         x = torch.cat([lab[:, :1] / 50 - 1, lab[:, 1:] / AB_SCALE], dim=1)
-        return self.net(x).mean(dim=(2, 3))
+        latent = self.net(x).mean(dim=(2, 3))
+        if not self.palette_bins:
+            return latent
+        return torch.cat([latent, luminance_palette(lab, self.palette_bins)], dim=1)
 
 
 class ColorNet(nn.Module):
-    """Gray L in, colour out, steered by a style vector at every block.
+    """Gray L in, colour out, steered by a style code at every block.
 
     `forward(l, style)`: l (B, 1, H, W) with L* in [0, 100] and H, W divisible by `config.multiple`;
-    style (B, style_dim) or None for the learned null style (automatic colourisation). Returns ab
-    (B, 2, H, W) in Lab mode, or sRGB (B, 3, H, W) around [0, 1] in RGB mode.
+    style (B, code_dim) or None for the learned null style (automatic colourisation). The code's
+    latent drives every AdaIN; its palette, if the config has one, is looked up by each pixel's L*
+    and enters as extra input channels. Returns ab (B, 2, H, W) in Lab mode, or sRGB (B, 3, H, W)
+    around [0, 1] in RGB mode.
     """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = c = config
         ch, d, act = c.channels, c.style_dim, c.activation
-        self.style_encoder = StyleEncoder(c.style_channels, d, act)
-        self.null_style = nn.Parameter(torch.zeros(d))
+        self.style_encoder = StyleEncoder(c.style_channels, d, act, c.palette_bins)
+        self.null_style = nn.Parameter(torch.zeros(c.code_dim))
+        inputs = 1 + (FEATURES if c.palette_bins else 0)
         self.downs = nn.ModuleList(
-            Down(1 if i == 0 else ch[i - 1], ch[i], c.blocks[i], c.enc_convs, d, act, pool=i > 0)
+            Down(inputs if i == 0 else ch[i - 1], ch[i], c.blocks[i], c.enc_convs, d, act, pool=i > 0)
             for i in range(len(ch))
         )
         self.ups = nn.ModuleList(Up(ch[i + 1], ch[i], c.dec_convs, d, act) for i in reversed(range(len(ch) - 1)))
@@ -122,7 +129,12 @@ class ColorNet(nn.Module):
             raise ValueError(f"input height and width must be divisible by {m}, got {tuple(l.shape[-2:])}")
         if style is None:
             style = self.null(l.shape[0])
+        if style.shape[-1] != self.config.code_dim:
+            raise ValueError(f"expected a style code of {self.config.code_dim} numbers, got {style.shape[-1]}")
         x = l / 50 - 1
+        if self.config.palette_bins:
+            x = torch.cat([x, palette_prior(l, style[:, self.config.style_dim:], self.config.palette_bins)], dim=1)
+            style = style[:, :self.config.style_dim]
         skips = []
         for down in self.downs:
             x = down(x, style)

@@ -7,8 +7,9 @@ import contextlib
 import copy
 import json
 import math
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -131,11 +132,34 @@ def start_from(run: Run, folder: str | Path) -> None:
         source = load_net(folder)
     except (FileNotFoundError, ValueError) as e:
         raise TrainingError(f"--init: {e}") from None
-    if source.config != run.cfg.model:
+    if replace(source.config, palette_bins=run.cfg.model.palette_bins) != run.cfg.model:
         raise TrainingError(f"--init {folder}: its model config differs from the run's; "
                             f"use --config with the same model section")
+    state, grown = grow_state(source.state_dict(), run.net.state_dict())
+    if grown and run.dist.is_main:
+        print(f"--init: grown for the palette, new parts at zero: {', '.join(grown)}", file=sys.stderr)
     for net in filter(None, (run.net, run.ema)):
-        net.load_state_dict(source.state_dict())
+        net.load_state_dict(state)
+
+
+def grow_state(source: dict, target: dict) -> tuple[dict, list[str]]:
+    """Fit a model's weights into a wider one: each tensor fills the leading corner of its place.
+
+    Adding a palette to a trained model only widens its first conv (new input channels) and its null
+    style (new trailing entries); with zeros there, the grown model computes what the source did.
+    """
+    state, grown = {}, []
+    for name, t in target.items():
+        s = source[name]
+        if s.shape != t.shape:
+            if s.dim() != t.dim() or any(a > b for a, b in zip(s.shape, t.shape)):
+                raise TrainingError(f"--init: {name} has shape {tuple(s.shape)}, cannot grow to {tuple(t.shape)}")
+            wider = torch.zeros_like(t)
+            wider[tuple(slice(0, n) for n in s.shape)] = s
+            s = wider
+            grown.append(name)
+        state[name] = s
+    return state, grown
 
 
 def restore(run: Run, ckpt: dict) -> None:

@@ -1,0 +1,103 @@
+"""The luminance-keyed palette: band weights, the palette of a reference, the prior painted from it,
+and growing a palette-less model into one with a palette."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from artcolor.color import rgb_to_lab
+from artcolor.config import preset
+from artcolor.model import ColorNet
+from artcolor.model.palette import AB_SCALE, FEATURES, band_weights, luminance_palette, palette_prior
+from artcolor.training.loop import TrainingError, grow_state
+
+
+@pytest.mark.parametrize("bins", [1, 4, 16])
+def test_band_weights_are_a_partition_of_unity(bins):
+    l = torch.linspace(-20, 120, 701)  # beyond [0, 100] too: clamped into the outer bands
+    w = band_weights(l, bins)
+    assert w.shape == (701, bins) and (w >= 0).all() and (w <= 1).all()
+    torch.testing.assert_close(w.sum(-1), torch.ones(701))
+
+
+def test_band_weights_pick_the_band_at_its_centre():
+    w = band_weights(torch.tensor([12.5, 37.5, 62.5, 87.5]), 4)
+    assert torch.equal(w, torch.eye(4))
+
+
+def _two_tone(dark_rgb, light_rgb, size=16) -> torch.Tensor:
+    """A (1, 3, size, 2 * size) image: left half one colour, right half another."""
+    img = torch.empty(1, 3, size, 2 * size)
+    img[..., :size] = torch.tensor(dark_rgb)[:, None, None]
+    img[..., size:] = torch.tensor(light_rgb)[:, None, None]
+    return img
+
+
+def test_palette_holds_each_bands_colour_and_share():
+    img = _two_tone((0.5, 0.05, 0.05), (0.6, 0.8, 1.0))  # dark red, light blue
+    lab = rgb_to_lab(img)
+    bins = 8
+    palette = luminance_palette(lab, bins).view(bins, FEATURES)
+    assert palette[:, 3].sum() == pytest.approx(bins)  # shares (times bins) of all pixels
+    for half in (slice(0, 16), slice(16, 32)):
+        l, ab = lab[0, 0, 0, half][0], lab[0, 1:, 0, half][:, 0]
+        band = int(l // (100 / bins))
+        assert palette[band, 3] > 0.5 * bins * 0.5  # half of the pixels, most of them in this band
+        # the band's mean colour leans only slightly towards the overall mean (EMPTY_BAND)
+        torch.testing.assert_close(palette[band, :2] * AB_SCALE, ab, atol=3.0, rtol=0)
+
+
+def test_prior_paints_a_palette_back_onto_its_own_lightness():
+    # a photo's palette looked up by its own L* gives back its colours where lightness tells them apart
+    img = _two_tone((0.5, 0.05, 0.05), (0.6, 0.8, 1.0))
+    lab = rgb_to_lab(img)
+    bins = 16
+    prior = palette_prior(lab[:, :1], luminance_palette(lab, bins), bins)
+    assert prior.shape == (1, FEATURES, 16, 32)
+    torch.testing.assert_close(prior[:, :2] * AB_SCALE, lab[:, 1:], atol=4.0, rtol=0)
+
+
+def test_empty_bands_take_the_overall_colour():
+    img = _two_tone((0.5, 0.05, 0.05), (0.5, 0.05, 0.05))  # one colour: one lightness
+    lab = rgb_to_lab(img)
+    palette = luminance_palette(lab, 8).view(8, FEATURES)
+    empty = palette[:, 3] == 0
+    assert empty.sum() >= 6
+    torch.testing.assert_close(palette[empty, :2] * AB_SCALE, lab[0, 1:, 0, 0].expand(int(empty.sum()), 2),
+                               atol=0.01, rtol=0)
+
+
+def test_palette_follows_the_references_colours():
+    net = ColorNet(preset("tiny"))
+    d = net.config.style_dim
+    red, blue = _two_tone((0.8, 0.1, 0.1), (0.9, 0.3, 0.3)), _two_tone((0.1, 0.1, 0.8), (0.3, 0.3, 0.9))
+    codes = net.encode_style(torch.cat([red, blue]))
+    a_red = codes[0, d:].view(-1, FEATURES)[:, 0]
+    b_blue = codes[1, d:].view(-1, FEATURES)[:, 1]
+    assert (a_red > 0.2).all() and (b_blue < -0.2).all()  # red: a* > 0 in every band; blue: b* < 0
+
+
+def _grown_pair(perturb):
+    small = perturb(ColorNet(dataclasses.replace(preset("tiny"), palette_bins=0))).eval()
+    large = ColorNet(preset("tiny")).eval()
+    state, grown = grow_state(small.state_dict(), large.state_dict())
+    large.load_state_dict(state)
+    return small, large, grown
+
+
+def test_growing_adds_the_palette_without_changing_the_model(perturb):
+    small, large, grown = _grown_pair(perturb)
+    assert sorted(grown) == ["downs.0.blocks.0.convs.0.weight", "null_style"]
+    l, ref = torch.rand(2, 1, 32, 32) * 100, torch.rand(2, 3, 24, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(large(l), small(l))  # automatic: the null palette is zero
+        torch.testing.assert_close(large(l, large.encode_style(ref)), small(l, small.encode_style(ref)))
+
+
+def test_growing_refuses_tensors_that_shrink(perturb):
+    small, large, _ = _grown_pair(perturb)
+    with pytest.raises(TrainingError, match="null_style"):
+        grow_state(large.state_dict(), small.state_dict())
