@@ -29,8 +29,7 @@ A style-conditioned U-Net (AdaIN after every block) that colourises grayscale ph
 of a reference image (a painting, a photo or a list of colours), or automatically without one.
 The output keeps the photo's lightness exactly and its full resolution.
 
-- colour space: {color_space}; U-Net channels {channels}; style code of {code_dim} numbers
-  (a latent of {style_dim} and a luminance-keyed palette of {palette_bins} lightness bands)
+- colour space: {color_space}; U-Net channels {channels}; style code of {code_dim} numbers ({code_parts})
 - trained at {image_size} pixels (short side), which is also the default working size
 
 ## Usage
@@ -63,9 +62,9 @@ def model_card(config: ModelConfig, license: str = "mit") -> str:
         tags="\n".join(f"- {t}" for t in TAGS),
         color_space=config.color_space,
         channels=config.channels,
-        style_dim=config.style_dim,
         code_dim=config.code_dim,
-        palette_bins=config.palette_bins,
+        code_parts=(f"a latent of {config.style_dim} and a luminance-keyed palette of {config.palette_bins} lightness bands"
+                    if config.palette_bins else "a latent"),
         image_size=config.image_size,
     )
 
