@@ -57,7 +57,7 @@ class ModelConfig:
     @property
     def code_dim(self) -> int:
         """Length of a style code: the latent, then the luminance-keyed palette."""
-        return self.style_dim + 4 * self.palette_bins
+        return self.style_dim + 4 * self.palette_bins  # model.palette.FEATURES numbers per band
 
     @property
     def multiple(self) -> int:

@@ -5,7 +5,7 @@ Only the U-Net is exported: `out = net(l, style)` with l (B, 1, H, W), L* in [0,
 output is ab (B, 2, H, W) for Lab models, sRGB (B, 3, H, W) for RGB models, as `ColorNet.forward`.
 
 The style encoder stays in PyTorch: it runs once per reference on a 128-pixel image, while the
-U-Net does nearly all the work. To use the graph without artcolor, feed a style vector computed
+U-Net does nearly all the work. To use the graph without artcolor, feed a style code computed
 by `Colorizer.encode_style`, or the null style (automatic colourisation), which is stored with the
 model config in the graph's metadata (`null_style`, `artcolor_config`, as JSON).
 """

@@ -22,7 +22,7 @@ def conv_stack(in_channels: int, out_channels: int, n_convs: int, activation: st
 
 
 class StyledBlock(nn.Module):
-    """3x3 convs with activations, then AdaIN from the style vector."""
+    """3x3 convs with activations, then AdaIN from the style latent."""
 
     def __init__(self, in_channels: int, out_channels: int, n_convs: int, style_dim: int, activation: str):
         super().__init__()
