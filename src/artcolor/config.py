@@ -12,6 +12,11 @@ ColorSpace = Literal["lab", "rgb"]
 Activation = Literal["relu", "silu", "leaky_relu"]
 
 
+def _whole(value, least: int) -> bool:
+    """An int (not a bool) of at least `least`."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
 @dataclass
 class ModelConfig:
     # U-Net widths, one per level; the bottleneck sits at 1 / 2**(len(channels) - 1) of the input
@@ -42,11 +47,11 @@ class ModelConfig:
         counts = {"channels": self.channels, "blocks": self.blocks, "style_channels": self.style_channels}
         for name in ("enc_convs", "dec_convs", "style_dim", "style_size", "image_size"):
             counts[name] = getattr(self, name)
-        if not isinstance(self.palette_bins, int) or isinstance(self.palette_bins, bool) or self.palette_bins < 0:
+        if not _whole(self.palette_bins, least=0):
             raise ValueError(f"palette_bins must be a non-negative integer, got {self.palette_bins!r}")
         for name, value in counts.items():
             values = value if isinstance(value, tuple) else (value,)
-            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+            if not all(_whole(v, least=1) for v in values):
                 kind = "positive integers" if isinstance(value, tuple) else "a positive integer"
                 raise ValueError(f"{name} must be {kind}, got {value!r}")
         if self.color_space not in ("lab", "rgb"):
