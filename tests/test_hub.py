@@ -39,6 +39,7 @@ def test_card_describes_the_config(tiny_perturbed):
     card = model_card(tiny_perturbed.config)
     assert f"channels {tiny_perturbed.config.channels}" in card
     assert f"style code of {tiny_perturbed.config.code_dim} numbers" in card
+    assert "4 lightness bands x 2 learned classes" in card
 
 
 def test_hand_edited_card_is_kept(tiny_perturbed, folder):

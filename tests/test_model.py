@@ -202,6 +202,8 @@ def test_multiple_is_one_halving_per_level():
         ({"palette_bins": -1}, "palette_bins must be a non-negative"),
         ({"palette_bins": True}, "palette_bins must be a non-negative"),
         ({"palette_bins": 2.5}, "palette_bins must be a non-negative"),
+        ({"palette_classes": 0}, "palette_classes must be a positive"),
+        ({"palette_classes": 1.5}, "palette_classes must be a positive"),
         ({"color_space": "hsv"}, "color_space"),
         ({"activation": "tanh"}, "activation"),
     ],

@@ -1,5 +1,5 @@
 """The luminance-keyed palette: band weights, the palette of a reference, the prior painted from it,
-and growing a palette-less model into one with a palette."""
+its learned classes, and growing a model into one with a palette or with classes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,16 @@ import torch
 from artcolor.color import rgb_to_lab
 from artcolor.config import preset
 from artcolor.model import ColorNet
-from artcolor.model.palette import AB_SCALE, FEATURES, band_weights, luminance_palette, palette_prior
-from artcolor.training.loop import TrainingError, grow_state
+from artcolor.model.palette import (
+    AB_SCALE,
+    FEATURES,
+    PaletteKeys,
+    band_weights,
+    luminance_palette,
+    palette_prior,
+    split_classes,
+)
+from artcolor.training.loop import TrainingError, grow_state, init_state
 
 
 @pytest.mark.parametrize("bins", [1, 4, 16])
@@ -80,24 +88,90 @@ def test_palette_follows_the_references_colours():
     assert (a_red > 0.2).all() and (b_blue < -0.2).all()  # red: a* > 0 in every band; blue: b* < 0
 
 
-def _grown_pair(perturb):
-    small = perturb(ColorNet(dataclasses.replace(preset("tiny"), palette_bins=0))).eval()
+def _grown_pair(perturb, **source):
+    small = perturb(ColorNet(dataclasses.replace(preset("tiny"), **source))).eval()
     large = ColorNet(preset("tiny")).eval()
-    state, grown = grow_state(small.state_dict(), large.state_dict())
+    state, grown = init_state(small, large)
     large.load_state_dict(state)
     return small, large, grown
 
 
 def test_growing_adds_the_palette_without_changing_the_model(perturb):
-    small, large, grown = _grown_pair(perturb)
-    assert sorted(grown) == ["downs.0.blocks.0.convs.0.weight", "null_style"]
+    small, large, grown = _grown_pair(perturb, palette_bins=0, palette_classes=1)
+    assert sorted(grown) == ["downs.0.blocks.0.convs.0.weight", "null_style", "palette_keys"]
     l, ref = torch.rand(2, 1, 32, 32) * 100, torch.rand(2, 3, 24, 40)
     with torch.no_grad():
         torch.testing.assert_close(large(l), small(l))  # automatic: the null palette is zero
         torch.testing.assert_close(large(l, large.encode_style(ref)), small(l, small.encode_style(ref)))
 
 
+def test_growing_splits_the_bands_into_classes_without_changing_the_model(perturb):
+    small, large, grown = _grown_pair(perturb, palette_classes=1)
+    assert grown == ["palette_keys"]
+    l, ref = torch.rand(2, 1, 32, 32) * 100, torch.rand(2, 3, 24, 40)
+    with torch.no_grad():
+        # the same sums in another order: equal up to float rounding (ab spans +-110)
+        torch.testing.assert_close(large(l), small(l), atol=1e-3, rtol=0)  # null bands, copied to every class
+        torch.testing.assert_close(large(l, large.encode_style(ref)), small(l, small.encode_style(ref)),
+                                   atol=1e-3, rtol=0)
+        perturb(large.palette_keys, seed=1)  # and once the classes differ, the output does
+        assert not torch.allclose(large(l, large.encode_style(ref)), small(l, small.encode_style(ref)), atol=1e-3)
+
+
+@pytest.mark.parametrize("source", [{"palette_bins": 8, "palette_classes": 1}, {"palette_classes": 3},
+                                    {"style_dim": 12}])
+def test_growing_refuses_other_palettes_and_models(source):
+    with pytest.raises(TrainingError, match="config differs"):
+        init_state(ColorNet(dataclasses.replace(preset("tiny"), **source)), ColorNet(preset("tiny")))
+
+
 def test_growing_refuses_tensors_that_shrink(perturb):
-    small, large, _ = _grown_pair(perturb)
+    small, large, _ = _grown_pair(perturb, palette_bins=0, palette_classes=1)
     with pytest.raises(TrainingError, match="null_style"):
         grow_state(large.state_dict(), small.state_dict())
+
+
+def _keys_for(mask: torch.Tensor) -> torch.Tensor:
+    """A (1, 1, H, W) boolean mask -> hard soft-classes (1, 2, H, W): class 0 off the mask, class 1 on it."""
+    return torch.cat([~mask, mask], dim=1).float()
+
+
+def test_classes_alike_give_the_bands_palette_and_prior():
+    lab = rgb_to_lab(torch.rand(2, 3, 20, 28))
+    keys = torch.full((2, 5, 20, 28), 1 / 5)  # every pixel in all 5 classes alike (the keys' initial state)
+    bands, cells = luminance_palette(lab, 8), luminance_palette(lab, 8, keys)
+    assert cells.shape == (2, 8 * 5 * FEATURES)
+    torch.testing.assert_close(cells, split_classes(bands, 8, 5))
+    torch.testing.assert_close(palette_prior(lab[:, :1], cells, 8, keys), palette_prior(lab[:, :1], bands, 8))
+
+
+def test_split_palette_paints_the_same_prior_whatever_the_classes():
+    lab = rgb_to_lab(torch.rand(1, 3, 16, 16))
+    bands = luminance_palette(lab, 4)
+    keys = torch.rand(1, 3, 16, 16).softmax(dim=1)
+    torch.testing.assert_close(palette_prior(lab[:, :1], split_classes(bands, 4, 3), 4, keys),
+                               palette_prior(lab[:, :1], bands, 4))
+
+
+def test_classes_tell_apart_colours_of_one_lightness():
+    # red and green of the same L*: the bands alone can only paint their mix; two classes paint each
+    red, green = (0.8, 0.2, 0.2), (0.2, 0.5, 0.2)
+    img = _two_tone(red, green)
+    lab = rgb_to_lab(img)
+    assert (lab[0, 0, 0, 0] - lab[0, 0, 0, -1]).abs() < 3  # alike in lightness
+    keys = _keys_for(torch.arange(32).expand(1, 1, 16, 32) >= 16)
+    bands = palette_prior(lab[:, :1], luminance_palette(lab, 8), 8)[:, :2] * AB_SCALE
+    cells = palette_prior(lab[:, :1], luminance_palette(lab, 8, keys), 8, keys)[:, :2] * AB_SCALE
+    torch.testing.assert_close(cells, lab[:, 1:], atol=2.0, rtol=0)
+    assert (bands - lab[:, 1:]).abs().amax() > 20  # the mix is far from either colour
+
+
+@pytest.mark.parametrize("size", [(16, 16), (7, 33), (1, 1)])
+def test_palette_keys_are_soft_classes_of_any_image(size, perturb):
+    keys = PaletteKeys(4)
+    l = torch.rand(2, 1, *size) * 100
+    torch.testing.assert_close(keys(l), torch.full((2, 4, *size), 0.25))  # the zero head: all alike
+    out = perturb(keys, scale=0.5)(l)
+    assert out.shape == (2, 4, *size) and (out >= 0).all()
+    torch.testing.assert_close(out.sum(dim=1), torch.ones(2, *size))
+    assert out.std(dim=1).mean() > 0.01  # trained (here: perturbed) keys do tell pixels apart

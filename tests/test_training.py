@@ -182,11 +182,14 @@ def test_config_files_and_overrides(tmp_path):
 
 def test_channels_last_trains_like_contiguous(data, tmp_path):
     for name, flag in (("nchw", False), ("nhwc", True)):
-        train(tiny(data, **{"optim.steps": 3, "val_every": 3, "channels_last": flag}), tmp_path / name)
+        # without palette classes: their keys start with a zero head, so their first gradients are
+        # float noise, which Adam scales up to full-size steps that differ from one memory layout to another
+        cfg = tiny(data, **{"optim.steps": 3, "val_every": 3, "channels_last": flag, "model.palette_classes": 1})
+        train(cfg, tmp_path / name)
     a = load_file(tmp_path / "nchw" / "model" / "model.safetensors")
     b = load_file(tmp_path / "nhwc" / "model" / "model.safetensors")
     for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-4)
+        torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-4, msg=lambda m: f"{k}: {m}")
 
 
 def test_init_starts_from_a_model_folder(data, tmp_path):

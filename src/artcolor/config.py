@@ -32,6 +32,8 @@ class ModelConfig:
     style_size: int = 128  # the reference is resized to this short side before encoding
     # lightness bands of the luminance-keyed palette in the style code (model/palette.py); 0: none
     palette_bins: int = 0
+    # learned classes per band, keyed on the gray image by a small net (palette.PaletteKeys); 1: bands only
+    palette_classes: int = 1
     color_space: ColorSpace = "lab"  # lab: predict ab from L; rgb: predict RGB (the report's choice)
     image_size: int = 128  # training size, and the default working short side at inference
 
@@ -49,6 +51,8 @@ class ModelConfig:
             counts[name] = getattr(self, name)
         if not _whole(self.palette_bins, least=0):
             raise ValueError(f"palette_bins must be a non-negative integer, got {self.palette_bins!r}")
+        if not _whole(self.palette_classes, least=1):
+            raise ValueError(f"palette_classes must be a positive integer, got {self.palette_classes!r}")
         for name, value in counts.items():
             values = value if isinstance(value, tuple) else (value,)
             if not all(_whole(v, least=1) for v in values):
@@ -62,7 +66,7 @@ class ModelConfig:
     @property
     def code_dim(self) -> int:
         """Length of a style code: the latent, then the luminance-keyed palette."""
-        return self.style_dim + 4 * self.palette_bins  # model.palette.FEATURES numbers per band
+        return self.style_dim + 4 * self.palette_bins * self.palette_classes  # palette.FEATURES per cell
 
     @property
     def multiple(self) -> int:
@@ -125,6 +129,7 @@ PRESETS: dict[str, ModelConfig] = {
         style_size=32,
         image_size=32,
         palette_bins=4,
+        palette_classes=2,
     ),
 }
 

@@ -63,10 +63,16 @@ def model_card(config: ModelConfig, license: str = "mit") -> str:
         color_space=config.color_space,
         channels=config.channels,
         code_dim=config.code_dim,
-        code_parts=(f"a latent of {config.style_dim} and a luminance-keyed palette of {config.palette_bins} lightness bands"
-                    if config.palette_bins else "a latent"),
+        code_parts=code_parts(config),
         image_size=config.image_size,
     )
+
+
+def code_parts(config: ModelConfig) -> str:
+    if not config.palette_bins:
+        return "a latent"
+    classes = f" x {config.palette_classes} learned classes" if config.palette_classes > 1 else ""
+    return f"a latent of {config.style_dim} and a luminance-keyed palette of {config.palette_bins} lightness bands{classes}"
 
 
 def write_model_card(folder: str | os.PathLike, config: ModelConfig, overwrite: bool = False) -> bool:

@@ -8,12 +8,21 @@ behind Welsh et al. 2002, made differentiable and handed to the network, which d
 follow it. The latent alone could only shift and scale whole feature maps; with the prior the
 model cannot help but see its reference (training's hue-rotated self-references teach it to use it).
 
-Both functions are plain tensor arithmetic, so they export to ONNX with the rest of the network.
+With `classes` > 1 each band is split further by *soft classes*: `PaletteKeys`, a small conv net,
+reads a gray image and says, pixel by pixel, which of K groups it belongs to (sky-like, skin-like,
+foliage-like: whatever training finds useful), and the palette keeps a colour per band and class.
+The same net reads the reference's L* and the photo's, so a class means the same on both sides:
+Welsh's matching on luminance and neighbourhood, learned. Its last layer starts at zero, so every
+pixel starts in all classes alike and the palette computes exactly what the bands alone did.
+
+All of it is plain tensor arithmetic, so it exports to ONNX with the rest of the network.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 AB_SCALE = 110.0  # a*, b* of sRGB colours stay within about +-110
 FEATURES = 4  # per band: mean a*, mean b*, mean chroma (all / AB_SCALE), share of pixels (x bins)
@@ -28,25 +37,67 @@ def band_weights(l: torch.Tensor, bins: int) -> torch.Tensor:
     return (1 - (l[..., None] - centres).abs() / width).clamp(min=0)
 
 
-def luminance_palette(lab: torch.Tensor, bins: int) -> torch.Tensor:
-    """Lab (B, 3, H, W) -> (B, bins * FEATURES), band after band.
+def cell_weights(l: torch.Tensor, bins: int, keys: torch.Tensor | None = None) -> torch.Tensor:
+    """L* (B, N) and soft classes (B, K, N) or None -> (B, N, bins * K): band-major cells, summing to 1."""
+    w = band_weights(l, bins)
+    if keys is None:
+        return w
+    return (w[..., :, None] * keys.transpose(1, 2)[..., None, :]).flatten(2)
 
-    A band with few pixels leans towards the reference's overall mean colour (EMPTY_BAND), so a
+
+def luminance_palette(lab: torch.Tensor, bins: int, keys: torch.Tensor | None = None) -> torch.Tensor:
+    """Lab (B, 3, H, W) and soft classes (B, K, H, W) or None -> (B, bins * K * FEATURES), cell after cell.
+
+    A cell with few pixels leans towards the reference's overall mean colour (EMPTY_BAND), so a
     lightness the reference lacks still gets its general colour rather than gray.
     """
+    cells = bins * (keys.shape[1] if keys is not None else 1)
     l = lab[:, 0].flatten(1)  # (B, N)
     ab = lab[:, 1:].flatten(2).transpose(1, 2)  # (B, N, 2)
     colour = torch.cat([ab, ab.norm(dim=-1, keepdim=True)], dim=-1) / AB_SCALE  # (B, N, 3)
-    w = band_weights(l, bins)  # (B, N, bins)
-    share = w.mean(dim=1)[..., None]  # (B, bins, 1)
-    sums = w.transpose(1, 2) @ colour / l.shape[1]  # (B, bins, 3)
-    means = (sums + EMPTY_BAND * colour.mean(dim=1, keepdim=True)) / (share + EMPTY_BAND)
-    return torch.cat([means, share * bins], dim=-1).flatten(1)
+    w = cell_weights(l, bins, None if keys is None else keys.flatten(2))  # (B, N, cells)
+    share = w.mean(dim=1)[..., None]  # (B, cells, 1)
+    sums = w.transpose(1, 2) @ colour / l.shape[1]  # (B, cells, 3)
+    empty = EMPTY_BAND * bins / cells  # with K classes alike, each cell holds what its band did
+    means = (sums + empty * colour.mean(dim=1, keepdim=True)) / (share + empty)
+    return torch.cat([means, share * cells], dim=-1).flatten(1)
 
 
-def palette_prior(l: torch.Tensor, palette: torch.Tensor, bins: int) -> torch.Tensor:
-    """L* (B, 1, H, W) and palettes (B, bins * FEATURES) -> (B, FEATURES, H, W): each pixel's band, looked up."""
+def palette_prior(l: torch.Tensor, palette: torch.Tensor, bins: int, keys: torch.Tensor | None = None) -> torch.Tensor:
+    """L* (B, 1, H, W), palettes and soft classes (B, K, H, W) or None -> (B, FEATURES, H, W): each pixel's cells, looked up."""
     b, _, h, w = l.shape
-    weights = band_weights(l.flatten(1), bins)  # (B, HW, bins)
-    prior = weights @ palette.view(b, bins, FEATURES)  # (B, HW, FEATURES)
+    weights = cell_weights(l.flatten(1), bins, None if keys is None else keys.flatten(2))  # (B, HW, cells)
+    prior = weights @ palette.view(b, -1, FEATURES)  # (B, HW, FEATURES)
     return prior.transpose(1, 2).reshape(b, FEATURES, h, w)
+
+
+def split_classes(palette: torch.Tensor, bins: int, classes: int) -> torch.Tensor:
+    """A palette of bands (..., bins * FEATURES) -> the same colours in every class (..., bins * classes * FEATURES)."""
+    cells = palette.unflatten(-1, (bins, 1, FEATURES)).expand(*palette.shape[:-1], bins, classes, FEATURES)
+    return cells.flatten(-3)
+
+
+class PaletteKeys(nn.Module):
+    """L* (B, 1, H, W) in [0, 100] -> soft classes (B, K, H, W), from the gray image alone.
+
+    A local branch sees a few pixels of texture; a context branch, at a quarter of the resolution,
+    sees about a sixth of a 128-pixel image. The head starts at zero: all classes alike.
+    """
+
+    def __init__(self, classes: int, width: int = 16, activation: type[nn.Module] = nn.ReLU):
+        super().__init__()
+        w = width
+        self.local = nn.Sequential(nn.Conv2d(1, w, 3, padding=1), activation(),
+                                   nn.Conv2d(w, w, 3, padding=2, dilation=2), activation())
+        self.context = nn.Sequential(nn.Conv2d(w, 2 * w, 3, padding=1), activation(),
+                                     nn.Conv2d(2 * w, 2 * w, 3, padding=2, dilation=2), activation(),
+                                     nn.Conv2d(2 * w, 2 * w, 3, padding=4, dilation=4), activation())
+        self.head = nn.Conv2d(3 * w, classes, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, l: torch.Tensor) -> torch.Tensor:
+        x = self.local(l / 50 - 1)
+        context = self.context(F.avg_pool2d(x, 4, ceil_mode=True))
+        context = F.interpolate(context, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return self.head(torch.cat([x, context], dim=1)).softmax(dim=1)

@@ -8,7 +8,7 @@ from torch import nn
 from ..color import lab_to_linear_rgb, rgb_to_lab, srgb_to_linear
 from ..config import ModelConfig
 from .adain import AdaIN
-from .palette import AB_SCALE, FEATURES, luminance_palette, palette_prior
+from .palette import AB_SCALE, FEATURES, PaletteKeys, luminance_palette, palette_prior
 
 _ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
 
@@ -83,14 +83,15 @@ class StyleEncoder(nn.Module):
         layers += [nn.Conv2d(c_in, style_dim, 3, padding=1)]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) sRGB in [0, 1] -> (B, code_dim)."""
+    def forward(self, rgb: torch.Tensor, keys: PaletteKeys | None = None) -> torch.Tensor:
+        """(B, 3, H, W) sRGB in [0, 1] -> (B, code_dim); `keys` splits the palette's bands into classes."""
         lab = rgb_to_lab(rgb)
         x = torch.cat([lab[:, :1] / 50 - 1, lab[:, 1:] / AB_SCALE], dim=1)
         latent = self.net(x).mean(dim=(2, 3))
         if not self.palette_bins:
             return latent
-        return torch.cat([latent, luminance_palette(lab, self.palette_bins)], dim=1)
+        classes = None if keys is None else keys(lab[:, :1])
+        return torch.cat([latent, luminance_palette(lab, self.palette_bins, classes)], dim=1)
 
 
 class ColorNet(nn.Module):
@@ -99,7 +100,8 @@ class ColorNet(nn.Module):
     `forward(l, style)`: l (B, 1, H, W) with L* in [0, 100] and H, W divisible by `config.multiple`;
     style (B, code_dim) or None for the learned null style (automatic colourisation). The code's
     latent drives every AdaIN; its palette, if the config has one, is looked up by each pixel's L*
-    and enters as extra input channels. Returns ab (B, 2, H, W) in Lab mode, or sRGB (B, 3, H, W)
+    (and, with `palette_classes`, by the class `palette_keys` sees in the gray image) and enters as
+    extra input channels. Returns ab (B, 2, H, W) in Lab mode, or sRGB (B, 3, H, W)
     around [0, 1] in RGB mode.
     """
 
@@ -109,6 +111,8 @@ class ColorNet(nn.Module):
         ch, d, act = c.channels, c.style_dim, c.activation
         self.style_encoder = StyleEncoder(c.style_channels, d, act, c.palette_bins)
         self.null_style = nn.Parameter(torch.zeros(c.code_dim))
+        classes = c.palette_classes if c.palette_bins else 1
+        self.palette_keys = PaletteKeys(classes, activation=_ACTIVATIONS[act]) if classes > 1 else None
         inputs = 1 + (FEATURES if c.palette_bins else 0)
         self.downs = nn.ModuleList(
             Down(inputs if i == 0 else ch[i - 1], ch[i], c.blocks[i], c.enc_convs, d, act, pool=i > 0)
@@ -118,7 +122,11 @@ class ColorNet(nn.Module):
         self.head = nn.Conv2d(ch[0], 2 if c.color_space == "lab" else 3, 1)
 
     def encode_style(self, rgb: torch.Tensor) -> torch.Tensor:
-        return self.style_encoder(rgb)
+        """References (B, 3, H, W), sRGB in [0, 1] -> style codes (B, code_dim)."""
+        return self.style_encoder(rgb, self.palette_keys)
+
+    def keys(self, l: torch.Tensor) -> torch.Tensor | None:
+        return None if self.palette_keys is None else self.palette_keys(l)
 
     def null(self, batch_size: int) -> torch.Tensor:
         return self.null_style.expand(batch_size, -1)
@@ -133,7 +141,8 @@ class ColorNet(nn.Module):
             raise ValueError(f"expected a style code of {self.config.code_dim} numbers, got {style.shape[-1]}")
         x = l / 50 - 1
         if self.config.palette_bins:
-            x = torch.cat([x, palette_prior(l, style[:, self.config.style_dim:], self.config.palette_bins)], dim=1)
+            prior = palette_prior(l, style[:, self.config.style_dim:], self.config.palette_bins, self.keys(l))
+            x = torch.cat([x, prior], dim=1)
             style = style[:, :self.config.style_dim]
         skips = []
         for down in self.downs:

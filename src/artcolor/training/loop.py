@@ -19,6 +19,7 @@ from tqdm import tqdm
 from .. import losses
 from ..inference import load_net, pick_device, save_net
 from ..model import ColorNet
+from ..model.palette import split_classes
 from . import data as D
 from .checkpoint import load_checkpoint, restore_rng, save_checkpoint
 from .config import TrainConfig
@@ -132,24 +133,45 @@ def start_from(run: Run, folder: str | Path) -> None:
         source = load_net(folder)
     except (FileNotFoundError, ValueError) as e:
         raise TrainingError(f"--init: {e}") from None
-    if replace(source.config, palette_bins=run.cfg.model.palette_bins) != run.cfg.model:
-        raise TrainingError(f"--init {folder}: its model config differs from the run's; "
-                            f"use --config with the same model section")
-    state, grown = grow_state(source.state_dict(), run.net.state_dict())
+    try:
+        state, grown = init_state(source, run.net)
+    except TrainingError as e:
+        raise TrainingError(f"--init {folder}: {e}") from None
     if grown and run.dist.is_main:
-        print(f"--init: grown for the palette, new parts at zero: {', '.join(grown)}", file=sys.stderr)
+        print(f"--init: grown, the new parts start where they change nothing: {', '.join(grown)}", file=sys.stderr)
     for net in filter(None, (run.net, run.ema)):
         net.load_state_dict(state)
 
 
+def init_state(source: ColorNet, target: ColorNet) -> tuple[dict, list[str]]:
+    """A trained network's weights for a network that may add a palette, or classes to its palette's bands."""
+    c, t = source.config, target.config
+    same = replace(c, palette_bins=t.palette_bins, palette_classes=t.palette_classes) == t
+    fits = c.palette_bins in (0, t.palette_bins) and c.palette_classes in (1, t.palette_classes)
+    if not (same and fits):
+        raise TrainingError("its model config differs from the run's; use --config with the same model section")
+    state = source.state_dict()
+    if c.palette_bins and c.palette_classes != t.palette_classes:  # each band's colour goes to all its classes
+        null = state["null_style"]
+        palette = split_classes(null[c.style_dim:], c.palette_bins, t.palette_classes)
+        state = {**state, "null_style": torch.cat([null[:c.style_dim], palette])}
+    return grow_state(state, target.state_dict())
+
+
 def grow_state(source: dict, target: dict) -> tuple[dict, list[str]]:
-    """Fit a model's weights into a wider one: each tensor fills the leading corner of its place.
+    """Fit a model's weights into a larger one: each tensor fills the leading corner of its place,
+    and tensors the source lacks keep the target's initial values.
 
     Adding a palette to a trained model only widens its first conv (new input channels) and its null
     style (new trailing entries); with zeros there, the grown model computes what the source did.
+    Adding palette classes adds `palette_keys`, whose zero head puts every pixel in all classes alike.
     """
     state, grown = {}, []
     for name, t in target.items():
+        if name not in source:
+            state[name] = t
+            grown.append(name.split(".")[0])
+            continue
         s = source[name]
         if s.shape != t.shape:
             if s.dim() != t.dim() or any(a > b for a, b in zip(s.shape, t.shape)):
@@ -159,7 +181,7 @@ def grow_state(source: dict, target: dict) -> tuple[dict, list[str]]:
             s = wider
             grown.append(name)
         state[name] = s
-    return state, grown
+    return state, list(dict.fromkeys(grown))
 
 
 def restore(run: Run, ckpt: dict) -> None:
