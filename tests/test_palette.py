@@ -110,12 +110,14 @@ def test_growing_splits_the_bands_into_classes_without_changing_the_model(pertur
     assert grown == ["palette_keys"]
     l, ref = torch.rand(2, 1, 32, 32) * 100, torch.rand(2, 3, 24, 40)
     with torch.no_grad():
-        # the same sums in another order: equal up to float rounding (ab spans +-110)
-        torch.testing.assert_close(large(l), small(l), atol=1e-3, rtol=0)  # null bands, copied to every class
-        torch.testing.assert_close(large(l, large.encode_style(ref)), small(l, small.encode_style(ref)),
-                                   atol=1e-3, rtol=0)
-        perturb(large.palette_keys, seed=1)  # and once the classes differ, the output does
-        assert not torch.allclose(large(l, large.encode_style(ref)), small(l, small.encode_style(ref)), atol=1e-3)
+        # automatic: the null bands, copied to every class; equal up to float rounding (ab spans +-110)
+        torch.testing.assert_close(large(l), small(l), atol=1e-3, rtol=0)
+        # a reference's cells depend on the (fresh) classes: its output moves, and moves more as they part
+        def moved(net):
+            return (net(l, net.encode_style(ref)) - small(l, small.encode_style(ref))).abs().mean()
+        before = moved(large)
+        perturb(large.palette_keys, scale=1.0, seed=1)
+        assert 0 < before < moved(large)
 
 
 @pytest.mark.parametrize("source", [{"palette_bins": 8, "palette_classes": 1}, {"palette_classes": 3},
@@ -168,10 +170,8 @@ def test_classes_tell_apart_colours_of_one_lightness():
 
 @pytest.mark.parametrize("size", [(16, 16), (7, 33), (1, 1)])
 def test_palette_keys_are_soft_classes_of_any_image(size, perturb):
-    keys = PaletteKeys(4)
     l = torch.rand(2, 1, *size) * 100
-    torch.testing.assert_close(keys(l), torch.full((2, 4, *size), 0.25))  # the zero head: all alike
-    out = perturb(keys, scale=0.5)(l)
+    out = perturb(PaletteKeys(4), scale=0.5)(l)
     assert out.shape == (2, 4, *size) and (out >= 0).all()
     torch.testing.assert_close(out.sum(dim=1), torch.ones(2, *size))
     assert out.std(dim=1).mean() > 0.01  # trained (here: perturbed) keys do tell pixels apart

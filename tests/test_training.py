@@ -182,14 +182,16 @@ def test_config_files_and_overrides(tmp_path):
 
 def test_channels_last_trains_like_contiguous(data, tmp_path):
     for name, flag in (("nchw", False), ("nhwc", True)):
-        # without palette classes: their keys start with a zero head, so their first gradients are
-        # float noise, which Adam scales up to full-size steps that differ from one memory layout to another
-        cfg = tiny(data, **{"optim.steps": 3, "val_every": 3, "channels_last": flag, "model.palette_classes": 1})
+        cfg = tiny(data, **{"optim.steps": 3, "val_every": 3, "channels_last": flag})
         train(cfg, tmp_path / name)
-    a = load_file(tmp_path / "nchw" / "model" / "model.safetensors")
-    b = load_file(tmp_path / "nhwc" / "model" / "model.safetensors")
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-4, msg=lambda m: f"{k}: {m}")
+    # compared by what they compute: Adam turns float noise in a near-zero gradient (a nearly dead
+    # ReLU channel) into a full-size step, so a single weight may differ more than the function does
+    a, b = (Colorizer.load(tmp_path / name / "model").net for name in ("nchw", "nhwc"))
+    l, ref = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 100, torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        for style in (None, a.encode_style(ref)):
+            # ab spans +-110; a just-noticeable colour difference is about 2
+            torch.testing.assert_close(a(l, style), b(l, style), rtol=0, atol=0.5)
 
 
 def test_init_starts_from_a_model_folder(data, tmp_path):

@@ -12,8 +12,9 @@ With `classes` > 1 each band is split further by *soft classes*: `PaletteKeys`, 
 reads a gray image and says, pixel by pixel, which of K groups it belongs to (sky-like, skin-like,
 foliage-like: whatever training finds useful), and the palette keeps a colour per band and class.
 The same net reads the reference's L* and the photo's, so a class means the same on both sides:
-Welsh's matching on luminance and neighbourhood, learned. Its last layer starts at zero, so every
-pixel starts in all classes alike and the palette computes exactly what the bands alone did.
+Welsh's matching on luminance and neighbourhood, learned. A palette of bands copied into every
+class (`split_classes`) paints the same prior whatever the classes, so a model grown from a
+bands-only one keeps its automatic mode exactly and starts near its old self with a reference.
 
 All of it is plain tensor arithmetic, so it exports to ONNX with the rest of the network.
 """
@@ -81,7 +82,7 @@ class PaletteKeys(nn.Module):
     """L* (B, 1, H, W) in [0, 100] -> soft classes (B, K, H, W), from the gray image alone.
 
     A local branch sees a few pixels of texture; a context branch, at a quarter of the resolution,
-    sees about a sixth of a 128-pixel image. The head starts at zero: all classes alike.
+    sees about a sixth of a 128-pixel image.
     """
 
     def __init__(self, classes: int, width: int = 16, activation: type[nn.Module] = nn.ReLU):
@@ -92,9 +93,8 @@ class PaletteKeys(nn.Module):
         self.context = nn.Sequential(nn.Conv2d(w, 2 * w, 3, padding=1), activation(),
                                      nn.Conv2d(2 * w, 2 * w, 3, padding=2, dilation=2), activation(),
                                      nn.Conv2d(2 * w, 2 * w, 3, padding=4, dilation=4), activation())
-        self.head = nn.Conv2d(3 * w, classes, 1)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        self.head = nn.Conv2d(3 * w, classes, 1)  # not zero: identical classes would get identical
+        # gradients and stay identical forever (a zero head was tried: no class ever formed)
 
     def forward(self, l: torch.Tensor) -> torch.Tensor:
         x = self.local(l / 50 - 1)

@@ -164,7 +164,7 @@ def grow_state(source: dict, target: dict) -> tuple[dict, list[str]]:
 
     Adding a palette to a trained model only widens its first conv (new input channels) and its null
     style (new trailing entries); with zeros there, the grown model computes what the source did.
-    Adding palette classes adds `palette_keys`, whose zero head puts every pixel in all classes alike.
+    Adding palette classes adds `palette_keys` (fresh) and copies each band's null colour to its classes.
     """
     state, grown = {}, []
     for name, t in target.items():
