@@ -93,8 +93,16 @@ class PaletteKeys(nn.Module):
         self.context = nn.Sequential(nn.Conv2d(w, 2 * w, 3, padding=1), activation(),
                                      nn.Conv2d(2 * w, 2 * w, 3, padding=2, dilation=2), activation(),
                                      nn.Conv2d(2 * w, 2 * w, 3, padding=4, dilation=4), activation())
-        self.head = nn.Conv2d(3 * w, classes, 1)  # not zero: identical classes would get identical
-        # gradients and stay identical forever (a zero head was tried: no class ever formed)
+        self.head = nn.Conv2d(3 * w, classes, 1)
+        # Classes must start apart: identical ones get identical gradients, and nearly identical ones
+        # learn at second order (a zero head, then PyTorch's default init, which shrinks these
+        # activations to a twentieth, left the classes uniform after hundreds of steps). He init keeps
+        # the features at unit scale, and the head gives logits that differ by about one across classes.
+        for conv in self.modules():
+            if isinstance(conv, nn.Conv2d):
+                nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+                nn.init.zeros_(conv.bias)
+        nn.init.normal_(self.head.weight, std=(3 * w) ** -0.5)
 
     def forward(self, l: torch.Tensor) -> torch.Tensor:
         x = self.local(l / 50 - 1)
