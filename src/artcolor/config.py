@@ -116,8 +116,8 @@ PRESETS: dict[str, ModelConfig] = {
         style_dim=32,
         color_space="rgb",
     ),
-    # ours: Lab, a wider bottleneck, a larger style vector and a luminance-keyed palette
-    "default": ModelConfig(palette_bins=16),
+    # ours: Lab, a wider bottleneck, a larger style vector and a luminance-keyed palette with classes
+    "default": ModelConfig(palette_bins=16, palette_classes=8),
     # for tests: a few thousand parameters
     "tiny": ModelConfig(
         channels=(8, 8, 16),
