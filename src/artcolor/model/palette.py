@@ -52,15 +52,19 @@ def luminance_palette(lab: torch.Tensor, bins: int, keys: torch.Tensor | None = 
     A cell with few pixels leans towards the reference's overall mean colour (EMPTY_BAND), so a
     lightness the reference lacks still gets its general colour rather than gray.
     """
-    cells = bins * (keys.shape[1] if keys is not None else 1)
+    b, classes = lab.shape[0], keys.shape[1] if keys is not None else 1
+    cells = bins * classes
     l = lab[:, 0].flatten(1)  # (B, N)
     ab = lab[:, 1:].flatten(2).transpose(1, 2)  # (B, N, 2)
     colour = torch.cat([ab, ab.norm(dim=-1, keepdim=True)], dim=-1) / AB_SCALE  # (B, N, 3)
-    w = cell_weights(l, bins, None if keys is None else keys.flatten(2))  # (B, N, cells)
-    share = w.mean(dim=1)[..., None]  # (B, cells, 1)
-    sums = w.transpose(1, 2) @ colour / l.shape[1]  # (B, cells, 3)
+    per_class = torch.cat([colour, torch.ones_like(colour[..., :1])], dim=-1)  # (B, N, 4): colour, count
+    if keys is not None:  # (B, N, K * 4): each pixel's colour and count, shared out among its classes
+        per_class = (keys.flatten(2).transpose(1, 2)[..., None] * per_class[..., None, :]).flatten(2)
+    sums = band_weights(l, bins).transpose(1, 2) @ per_class / l.shape[1]  # (B, bins, K * 4)
+    sums = sums.view(b, cells, 4)  # band-major cells, as cell_weights orders them
+    share = sums[..., 3:]  # (B, cells, 1)
     empty = EMPTY_BAND * bins / cells  # with K classes alike, each cell holds what its band did
-    means = (sums + empty * colour.mean(dim=1, keepdim=True)) / (share + empty)
+    means = (sums[..., :3] + empty * colour.mean(dim=1, keepdim=True)) / (share + empty)
     return torch.cat([means, share * cells], dim=-1).flatten(1)
 
 

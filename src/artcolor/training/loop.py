@@ -138,7 +138,7 @@ def start_from(run: Run, folder: str | Path) -> None:
     except TrainingError as e:
         raise TrainingError(f"--init {folder}: {e}") from None
     if grown and run.dist.is_main:
-        print(f"--init: grown, the new parts start where they change nothing: {', '.join(grown)}", file=sys.stderr)
+        print(f"--init: grown, new parts: {', '.join(grown)}", file=sys.stderr)
     for net in filter(None, (run.net, run.ema)):
         net.load_state_dict(state)
 
