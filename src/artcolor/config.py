@@ -69,6 +69,11 @@ class ModelConfig:
         return self.style_dim + 4 * self.palette_bins * self.palette_classes  # palette.FEATURES per cell
 
     @property
+    def classes(self) -> int:
+        """Palette classes in use: without bands there is nothing to split."""
+        return self.palette_classes if self.palette_bins else 1
+
+    @property
     def multiple(self) -> int:
         """Spatial sizes must be divisible by this (one halving per level below the top)."""
         return 2 ** (len(self.channels) - 1)

@@ -111,8 +111,7 @@ class ColorNet(nn.Module):
         ch, d, act = c.channels, c.style_dim, c.activation
         self.style_encoder = StyleEncoder(c.style_channels, d, act, c.palette_bins)
         self.null_style = nn.Parameter(torch.zeros(c.code_dim))
-        classes = c.palette_classes if c.palette_bins else 1
-        self.palette_keys = PaletteKeys(classes, activation=_ACTIVATIONS[act]) if classes > 1 else None
+        self.palette_keys = PaletteKeys(c.classes, activation=_ACTIVATIONS[act]) if c.classes > 1 else None
         inputs = 1 + (FEATURES if c.palette_bins else 0)
         self.downs = nn.ModuleList(
             Down(inputs if i == 0 else ch[i - 1], ch[i], c.blocks[i], c.enc_convs, d, act, pool=i > 0)

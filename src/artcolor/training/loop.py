@@ -147,12 +147,11 @@ def init_state(source: ColorNet, target: ColorNet) -> tuple[dict, list[str]]:
     """A trained network's weights for a network that may add a palette, or classes to its palette's bands."""
     c, t = source.config, target.config
     same = replace(c, palette_bins=t.palette_bins, palette_classes=t.palette_classes) == t
-    classes = c.palette_classes if c.palette_bins else 1  # without bands, classes mean nothing
-    fits = c.palette_bins in (0, t.palette_bins) and classes in (1, t.palette_classes)
+    fits = c.palette_bins in (0, t.palette_bins) and c.classes in (1, t.palette_classes)
     if not (same and fits):
         raise TrainingError("its model config differs from the run's; use --config with the same model section")
     state = source.state_dict()
-    if c.palette_bins and classes != t.palette_classes:  # each band's colour goes to all its classes
+    if c.palette_bins and c.classes != t.palette_classes:  # each band's colour goes to all its classes
         null = state["null_style"]
         palette = split_classes(null[c.style_dim:], c.palette_bins, t.palette_classes)
         state = {**state, "null_style": torch.cat([null[:c.style_dim], palette])}
