@@ -271,3 +271,30 @@ def test_train_cli_reports_a_missing_dataset_and_an_unwritable_folder_without_a_
         assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
         assert message in result.output and "Traceback" not in result.output
     assert not list(tmp_path.rglob("checkpoint.pt"))
+
+
+def test_resume_trims_the_log_whole_or_not_at_all(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from artcolor import image
+    from artcolor.training.diagnostics import COLUMNS, Diagnostics
+
+    log = tmp_path / "metrics.csv"
+    with log.open("w", newline="") as f:
+        w = csv.DictWriter(f, COLUMNS)
+        w.writeheader()
+        w.writerows({"step": s, "loss": 1 / s} for s in (20, 40, 60))
+    before = log.read_bytes()
+    run = SimpleNamespace(csv=log)
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr(image.os, "replace", crash)
+        with pytest.raises(OSError, match="disk full"):
+            Diagnostics.truncate_after(run, 40)
+    assert log.read_bytes() == before and os.listdir(tmp_path) == ["metrics.csv"]
+
+    Diagnostics.truncate_after(run, 40)
+    assert [int(r["step"]) for r in csv.DictReader(log.open())] == [20, 40]

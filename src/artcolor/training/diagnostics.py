@@ -4,6 +4,7 @@ histograms (the report's collapse diagnostic) and the reference-sensitivity curv
 from __future__ import annotations
 
 import csv
+import io
 import warnings
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from .. import losses
 from ..evaluation.metrics import (pairwise_sliced_wasserstein, projected_quantiles, projection_directions, psnr,
                                   reference_sensitivity, retrieval_accuracy)
 from ..color import lab_to_rgb, rgb_to_lab
+from ..image import atomic_write
 
 TRAIN_COLUMNS = ["loss", "huber_ab", "mse", "ssim", "palette", "auto_palette", "lpips", "grad_norm", "lr", "img_per_s", "skipped"]
 VAL_COLUMNS = ["val_loss", "val_psnr_auto", "val_psnr_self", "val_retrieval", "val_sensitivity", "val_style_std",
@@ -54,11 +56,14 @@ class Diagnostics:
     def truncate_after(self, step: int) -> None:
         """On resume: drop rows a crashed run logged after its last checkpoint."""
         if self.csv.exists():
-            rows = [r for r in csv.DictReader(self.csv.open()) if int(r["step"]) <= step]
-            with self.csv.open("w", newline="") as f:
-                w = csv.DictWriter(f, COLUMNS)
-                w.writeheader()
-                w.writerows(rows)
+            with self.csv.open(newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
+            text = io.StringIO(newline="")
+            w = csv.DictWriter(text, COLUMNS)
+            w.writeheader()
+            w.writerows(rows)
+            with atomic_write(self.csv) as f:  # a crash here keeps the old log whole
+                f.write(text.getvalue().encode())
 
     def log_train(self, step, parts, lr, rate, skipped) -> None:
         self._write({"step": step, **parts, "lr": lr, "img_per_s": rate, "skipped": skipped})
