@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from click.testing import CliRunner
 from PIL import Image
 from safetensors.torch import load_file
@@ -298,3 +299,28 @@ def test_resume_trims_the_log_whole_or_not_at_all(tmp_path, monkeypatch):
 
     Diagnostics.truncate_after(run, 40)
     assert [int(r["step"]) for r in csv.DictReader(log.open())] == [20, 40]
+
+
+def test_a_run_saved_before_the_palette_existed_resumes_without_one(data, tmp_path):
+    """Keys newer than a run's config.yaml take the dataclass defaults (features off), not the
+    `default` preset's: its 16 x 8 palette would not fit the checkpoint's network."""
+    run = tmp_path / "run"
+    sets = [f"data.photos={data / 'photos'}", "data.paintings=null", "threads=1", "model.palette_bins=0"]
+    result = CliRunner().invoke(main, ["train", "--config", "tiny", "--out", str(run), "--until", "5",
+                                       *(x for s in sets for x in ("--set", s))])
+    assert result.exit_code == 0, result.output
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    for key in ("palette_bins", "palette_classes"):  # as an older version wrote it
+        del saved["model"][key]
+    (run / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
+
+    result = CliRunner().invoke(main, ["train", "--resume", str(run)])
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == 20
+    assert Colorizer.load(run / "model").config.palette_bins == 0
+
+    saved["model"]["palette_bins"] = 4  # a config that does not describe the checkpoint: named, no traceback
+    (run / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
+    result = CliRunner().invoke(main, ["train", "--resume", str(run), "--steps", "30"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "checkpoint.pt: does not fit the network of" in result.output and "Traceback" not in result.output

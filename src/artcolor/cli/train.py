@@ -34,7 +34,7 @@ def command(config, photos, paintings, val_photos, val_paintings, out, steps, un
         if resume is not None:  # the run's own config, then the overrides
             if not (resume / "config.yaml").is_file():
                 fail(f"{resume}: not a run folder (no config.yaml)")
-            cfg, out = load_config(str(resume / "config.yaml"), overrides), resume
+            cfg, out = load_config(str(resume / "config.yaml"), overrides, run=True), resume
         else:
             cfg = load_config(config, overrides)
             out = out or Path("runs") / Path(config).stem

@@ -140,16 +140,21 @@ def preset_config(name: str) -> TrainConfig:
     raise ValueError(f"unknown training config {name!r}; choose default, seed, tiny or a .yaml file")
 
 
-def load_config(name_or_path: str, overrides: list[str] = ()) -> TrainConfig:
-    """A preset name or a YAML file (whose optional `base:` names a preset), then `key=value` overrides."""
+def load_config(name_or_path: str, overrides: list[str] = (), run: bool = False) -> TrainConfig:
+    """A preset name or a YAML file (whose optional `base:` names a preset), then `key=value` overrides.
+
+    `run`: the YAML is a run folder's own config.yaml. What it lacks is newer than the run and takes
+    the dataclasses' defaults, which leave new features off (a palette-free run stays palette-free),
+    not the `default` preset's, which would change the network the checkpoint was saved from.
+    """
     if name_or_path.endswith((".yaml", ".yml")):
         path = Path(name_or_path)
         try:
             data = yaml.safe_load(path.read_text()) or {}
         except (OSError, yaml.YAMLError) as e:
             raise ValueError(f"{path}: cannot read config: {e}") from None
-        base = preset_config(data.pop("base", "default")).to_dict()
-        cfg_dict = _merge(base, data)
+        base = TrainConfig() if run else preset_config(data.pop("base", "default"))
+        cfg_dict = _merge(base.to_dict(), data)
     else:
         cfg_dict = preset_config(name_or_path).to_dict()
     for item in overrides:

@@ -103,7 +103,11 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, until: int | 
     if init is not None and not resume:
         start_from(run, init)
     if resume:
-        restore(run, load_checkpoint(out / "checkpoint.pt"))
+        try:
+            restore(run, load_checkpoint(out / "checkpoint.pt"))
+        except RuntimeError as e:  # load_state_dict: other tensor names or shapes
+            first = str(e).strip().splitlines()[-1].strip()
+            raise TrainingError(f"{out / 'checkpoint.pt'}: does not fit the network of {out / 'config.yaml'} ({first})") from None
     if dist.is_main:
         cfg.save(out / "config.yaml")
         run.diag = Diagnostics(out, cfg, val_sets, run.device)
