@@ -148,7 +148,7 @@ def test_pil_images_of_any_mode_colourise_at_their_size(colorizer, im):
                               "object"]),
        scale=st.sampled_from([0, 1, 255, 256, 70000, -1]), nan=st.booleans())
 def test_arrays_of_any_shape_and_dtype_are_an_image_error_or_an_image(colorizer, shape, dtype, scale, nan):
-    a = (np.random.default_rng(0).random(shape) * scale).astype(dtype)
+    a = np.asarray(np.random.default_rng(0).random(shape) * scale).astype(dtype)  # 0-d stays an array
     if nan and a.dtype.kind == "f" and a.size:
         a.flat[0] = np.nan
     out = colorize_or_image_error(colorizer, a)
