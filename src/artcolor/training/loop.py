@@ -103,11 +103,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, until: int | 
     if init is not None and not resume:
         start_from(run, init)
     if resume:
-        try:
-            restore(run, load_checkpoint(out / "checkpoint.pt"))
-        except RuntimeError as e:  # load_state_dict: other tensor names or shapes
-            first = str(e).strip().splitlines()[-1].strip()
-            raise TrainingError(f"{out / 'checkpoint.pt'}: does not fit the network of {out / 'config.yaml'} ({first})") from None
+        restore(run, load_checkpoint(out / "checkpoint.pt"))
     if dist.is_main:
         cfg.save(out / "config.yaml")
         run.diag = Diagnostics(out, cfg, val_sets, run.device)
@@ -189,7 +185,11 @@ def grow_state(source: dict, target: dict) -> tuple[dict, list[str]]:
 
 
 def restore(run: Run, ckpt: dict) -> None:
-    run.net.load_state_dict(ckpt["model"])
+    try:
+        run.net.load_state_dict(ckpt["model"])
+    except RuntimeError as e:  # other tensor names or shapes: say which, not a page of them
+        last = str(e).strip().splitlines()[-1].strip()
+        raise TrainingError(f"{run.out / 'checkpoint.pt'}: does not fit the network of {run.out / 'config.yaml'} ({last})") from None
     if run.ema is not None and ckpt.get("ema") is not None:
         run.ema.load_state_dict(ckpt["ema"])
     run.opt.load_state_dict(ckpt["optimizer"])
