@@ -119,3 +119,20 @@ def test_cli_errors_are_clear(data, args, message):
 def test_cli_needs_folders_or_a_table():
     result = CliRunner().invoke(main, ["evaluate", "--method", "gray"])
     assert result.exit_code == 1 and "--photos and --paintings" in result.output
+
+
+def test_a_failed_save_keeps_the_old_results_and_leaves_no_temporary_file(data, tmp_path, monkeypatch):
+    from artcolor import image
+    from artcolor.evaluation import report
+
+    result = run(data, "gray")
+    old = report.save(result, tmp_path)[0].read_bytes()
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(image.os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        report.save({**result, "name": "new"}, tmp_path)
+    assert (tmp_path / "results.json").read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "results.md"]

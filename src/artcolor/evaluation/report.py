@@ -7,6 +7,8 @@ import math
 import os
 from pathlib import Path
 
+from ..image import atomic_write
+
 # (header, mode, key, format); a missing mode (e.g. Welsh has no automatic mode) shows as n/a
 COLUMNS = [
     ("auto PSNR ↑", "automatic", "psnr", "{:.2f}"),
@@ -73,6 +75,5 @@ def load(paths: list[str | os.PathLike]) -> list[dict]:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_write(path) as f:
+        f.write(text.encode())
