@@ -11,6 +11,8 @@ import os
 import struct
 import subprocess
 import sys
+import threading
+import time
 import warnings
 import zlib
 from pathlib import Path
@@ -22,7 +24,7 @@ from PIL import Image
 
 from artcolor import Colorizer, ImageError
 from artcolor.cli import main
-from artcolor.image import DEFAULT_MAX_PIXELS
+from artcolor.image import DEFAULT_MAX_PIXELS, open_image
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 SIZE = (60, 40)  # width, height of the corpus's ordinary images
@@ -252,6 +254,43 @@ def test_the_default_pixel_limit_refuses_the_bomb_before_decoding(corpus):
     assert colorizer.max_pixels == DEFAULT_MAX_PIXELS
     with pytest.raises(ImageError, match="refused before decoding"):
         colorizer.colorize(folder / "bomb.png")
+
+
+def test_threads_opening_with_different_limits_keep_their_own_and_leave_pillows(tmp_path, monkeypatch):
+    """The app opens files on several threads; Pillow's limit is one global for all of them."""
+    path = tmp_path / "photo.png"
+    Image.new("L", (8, 8)).save(path)
+    before, real_open = Image.MAX_IMAGE_PIXELS, Image.open
+    limits = {}
+    first_inside, second_started, first_done = threading.Event(), threading.Event(), threading.Event()
+
+    def open_watching_the_limit(*args, **kwargs):
+        name = threading.current_thread().name
+        limits[name] = Image.MAX_IMAGE_PIXELS
+        if name == "first":  # stays open while the second thread sets out to open its file
+            first_inside.set()
+            second_started.wait(timeout=5)
+            time.sleep(0.2)
+            limits["first, later"] = Image.MAX_IMAGE_PIXELS
+            first_done.set()
+        else:  # and the second, once inside, stays until the first has looked again
+            first_done.wait(timeout=5)
+        return real_open(*args, **kwargs)
+
+    def second():
+        first_inside.wait(timeout=5)
+        second_started.set()
+        open_image(path, max_pixels=2000)
+
+    monkeypatch.setattr(Image, "open", open_watching_the_limit)
+    threads = [threading.Thread(target=open_image, args=(path, 1000), name="first"),
+               threading.Thread(target=second, name="second")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert limits == {"first": 1000, "first, later": 1000, "second": 2000}
+    assert Image.MAX_IMAGE_PIXELS == before
 
 
 # ---- the CLI

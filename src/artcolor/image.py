@@ -8,6 +8,7 @@ through their CIE luminance, so a colourised result keeps the photo's lightness 
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from contextlib import contextmanager
 import warnings
@@ -59,19 +60,13 @@ def _open_path(path: Path, max_pixels: int | None) -> Image.Image:
         raise ImageError(f"{path}: no such file")
     _register_heif()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            old, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels or None  # 0: no limit, as below
-            try:
-                with Image.open(path) as im:  # closes the file, also when decoding fails or frames remain
-                    if max_pixels and im.width * im.height > max_pixels:
-                        size = f"{im.width}x{im.height}"
-                        raise ImageError(f"{path}: {size} is larger than the limit of {max_pixels} pixels")
-                    im.seek(0)
-                    im.load()
-                    im = ImageOps.exif_transpose(im)  # a new image, free of the file
-            finally:
-                Image.MAX_IMAGE_PIXELS = old
+        # the file is closed again also when decoding fails or frames remain
+        with _pillow_limit(max_pixels), Image.open(path) as im:
+            if max_pixels and im.width * im.height > max_pixels:
+                raise ImageError(f"{path}: {im.width}x{im.height} is larger than the limit of {max_pixels} pixels")
+            im.seek(0)
+            im.load()
+            im = ImageOps.exif_transpose(im)  # a new image, free of the file
         return im
     except ImageError:
         raise
@@ -82,6 +77,26 @@ def _open_path(path: Path, max_pixels: int | None) -> Image.Image:
         raise ImageError(f"{path}: larger than the limit of {max_pixels} pixels (refused before decoding)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(f"{path}: cannot decode image ({e})") from None
+
+
+_PILLOW_LIMIT = threading.Lock()
+
+
+@contextmanager
+def _pillow_limit(max_pixels: int | None):
+    """Pillow's decompression-bomb limit set to `max_pixels` (0 or None: none) while a file opens.
+
+    The limit and the warnings filter that makes its warning an error are process globals, read
+    while a file opens and decodes; one file at a time has them, so threads (the app's requests)
+    opening with different limits neither see each other's nor leave one behind.
+    """
+    with _PILLOW_LIMIT, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        old, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels or None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = old
 
 
 def _loaded(im: Image.Image) -> Image.Image:
