@@ -158,6 +158,33 @@ def test_demo_command_names_a_missing_model_folder(tmp_path):
     assert "nowhere: not a model folder" in result.output
 
 
+def test_uploads_above_the_models_pixel_limit_are_refused_by_name(model_dir, files, tmp_path):
+    limited = Handlers(Colorizer.load(model_dir, device="cpu", max_pixels=32 * 32), gallery(), str(tmp_path / "out"))
+    small = tmp_path / "small.png"
+    Image.new("RGB", (32, 32), (90, 120, 60)).save(small)
+    with pytest.raises(gr.Error, match="coffee.jpg: .*larger than the limit of 1024 pixels"):
+        limited.preview(files["photo"])
+    with pytest.raises(gr.Error, match="warm.png: .*larger than the limit of 1024 pixels"):
+        limited.colorize(str(small), UPLOADS, [files["warm"]], "", None, "", 1.0)
+    assert limited.colorize(str(small), AUTOMATIC, None, "", None, "", 1.0).colour.size == (32, 32)
+
+
+def test_demo_command_gives_the_model_its_pixel_limit(model_dir, monkeypatch):
+    from click.testing import CliRunner
+
+    import artcolor.app
+    from artcolor.cli import main
+    from artcolor.cli.demo import APP_MAX_PIXELS
+
+    served = []
+    monkeypatch.setattr(artcolor.app, "build_app", lambda colorizer, references: served.append(colorizer))
+    monkeypatch.setattr(artcolor.app, "launch", lambda *args, **kwargs: None)
+    for args, limit in [([], APP_MAX_PIXELS), (["--max-pixels", "5000"], 5000)]:
+        result = CliRunner().invoke(main, ["demo", "--weights", str(model_dir), *args])
+        assert result.exit_code == 0, result.output
+        assert served.pop().max_pixels == limit
+
+
 # ---- the page in headless Chromium
 
 

@@ -44,13 +44,6 @@ def _user_error(e: Exception, *paths: str | None) -> gr.Error:
     return gr.Error(message)
 
 
-def _open(path: str) -> Image.Image:
-    try:
-        return open_image(path)
-    except ImageError as e:
-        raise _user_error(e, path) from None
-
-
 def parse_weights(text: str | None, n_references: int) -> list[float] | None:
     """'1, 2' -> [1.0, 2.0]; empty -> None (equal weights)."""
     if not text or not text.strip():
@@ -76,7 +69,7 @@ class Handlers:
         """An uploaded photo -> (the photo, its gray version), both at most PREVIEW pixels."""
         if photo is None:
             return None, None
-        im = _open(photo)
+        im = self._open(photo)
         gray = gray_image(luminance_plane(im))
         # 16-bit and float photos are gray already; browsers show only 8-bit RGB(A) and L
         original = gray.copy() if im.mode[0] in "IF" else im.convert("RGBA" if alpha_of(im) is not None else "RGB")
@@ -97,7 +90,7 @@ class Handlers:
             if not uploads:
                 raise gr.Error("Upload one or more reference images, or choose another kind of reference")
             blend = parse_weights(weights, len(uploads))
-            return [_open(p) for p in uploads], blend, f"{len(uploads)} reference image(s)"
+            return [self._open(p) for p in uploads], blend, f"{len(uploads)} reference image(s)"
         if mode == GALLERY:
             if chosen is None or not 0 <= int(chosen) < len(self.references):
                 raise gr.Error("Click a palette or style in the gallery first")
@@ -132,6 +125,13 @@ class Handlers:
         but rewrites the cached copy of a returned PIL image in place: two requests giving the same
         picture (the same photo uploaded twice) would truncate each other's download."""
         return None if image is None else self._save(image, name)
+
+    def _open(self, path: str) -> Image.Image:
+        """An upload, refused above the model's pixel limit like the photo it colourises."""
+        try:
+            return open_image(path, self.colorizer.max_pixels)
+        except ImageError as e:
+            raise _user_error(e, path) from None
 
     def _save(self, image: Image.Image, name: str) -> str:
         """An image as `name` in a folder of its own; files older than KEEP_RESULTS_S are deleted."""

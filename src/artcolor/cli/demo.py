@@ -9,6 +9,10 @@ import click
 
 from . import fail
 
+# a shared server decodes several uploads at once: about 1 GB of memory each at this size, twice
+# that at the command line's limit
+APP_MAX_PIXELS = 50_000_000
+
 
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -19,8 +23,10 @@ from . import fail
               help="Folder of reference images added to the gallery.")
 @click.option("--max-upload-mb", default=50, show_default=True, type=click.FloatRange(min=0.1),
               help="Largest accepted upload, in MB.")
+@click.option("--max-pixels", default=APP_MAX_PIXELS, show_default=True, type=click.IntRange(min=0),
+              help="Photos and references larger than this many pixels are refused (0: no limit).")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
-def command(host, port, weights, styles, max_upload_mb, device):
+def command(host, port, weights, styles, max_upload_mb, max_pixels, device):
     """Start the web app: upload a photo, pick a reference, download the colourised result."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
@@ -30,7 +36,7 @@ def command(host, port, weights, styles, max_upload_mb, device):
     from ..inference import Colorizer
 
     try:
-        colorizer = Colorizer.load(weights, device=device)
+        colorizer = Colorizer.load(weights, device=device, max_pixels=max_pixels)
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     references = gallery(styles)
