@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from safetensors.torch import load_file
 
 from artcolor import Colorizer
 from artcolor.training import TrainingError, load_config, train
+from artcolor.training.progress import duration
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
 
@@ -90,6 +92,32 @@ def test_resume_matches_an_uninterrupted_run(data, tmp_path):
     assert [int(r["step"]) for r in rows(tmp_path / "split")] == [int(r["step"]) for r in rows(tmp_path / "whole")]
 
 
+def test_a_log_file_gets_a_line_every_log_every_steps_and_resume_says_where(data, tmp_path, capsys):
+    cfg = tiny(data, **{"optim.steps": 10, "log_every": 4, "val_every": 100, "ckpt_every": 5})
+    train(cfg, tmp_path / "run", until=6)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["4/10", "6/10"]  # every log_every steps, and the last
+    pattern = r"step 4/10  loss \d+\.\d{4}  \d+\.\d images/s  ETA \d+s \(stopping at step 6\)"
+    assert re.fullmatch(pattern, lines[0]), lines[0]
+    train(cfg, tmp_path / "run", resume=True)
+    err = capsys.readouterr().err
+    assert f"resuming {tmp_path / 'run'} at step 6 of 10" in err
+    assert [line.split()[1] for line in err.splitlines() if line.startswith("step ")] == ["8/10", "10/10"]
+
+
+def test_progress_durations():
+    assert [duration(s) for s in (0, 44.6, 200, 7500)] == ["0s", "45s", "3m20s", "2h05m"]
+
+
+def test_without_photos_training_says_what_to_pass(run_cli, tmp_path):
+    for name in ("default", "seed", "tiny"):  # no default names a folder outside the repository
+        d = load_config(name).data
+        assert (d.photos, d.paintings, d.val_photos, d.val_paintings) == (None, None, None, None), name
+    code, _, err = run_cli("train", "--config", "tiny", "--out", tmp_path / "run")
+    assert code == 1
+    assert "no training photos: pass --photos FOLDER" in err and "--photos hf:NAME" in err
+
+
 def cli(*args, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "artcolor", *args], env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
@@ -111,6 +139,8 @@ def test_sigkill_then_resume_finishes_at_the_requested_step(data, tmp_path):
     resumed = cli("train", "--resume", str(run), "--steps", str(state["step"] + 6))
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
+    assert f"resuming {run} at step {state['step']} of {state['step'] + 6}" in err
+    assert f"step {state['step'] + 6}/{state['step'] + 6}  loss " in err  # stderr is a pipe: plain lines
     assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == state["step"] + 6
     assert int(rows(run)[-1]["step"]) == state["step"] + 6
     assert (run / "model" / "model.safetensors").is_file()

@@ -15,8 +15,9 @@ from ..config import ModelConfig, preset
 
 @dataclass
 class DataConfig:
-    photos: str = "../shared/data/train/photos"  # folder (recursive) or hf:NAME[:split]
-    paintings: str | None = "../shared/data/train/paintings"  # style references; None: other photos only
+    # no default folder: a default naming a path outside the repository fails in a fresh clone
+    photos: str | None = None  # folder (recursive) or hf:NAME[:split]; required (--photos)
+    paintings: str | None = None  # style references, folder or hf:NAME[:split]; None: other photos only
     val_photos: str | None = None  # None: a deterministic split of `photos`
     val_paintings: str | None = None  # None: a deterministic split of `paintings`
     val_fraction: float = 0.02

@@ -24,6 +24,7 @@ from . import data as D
 from .checkpoint import load_checkpoint, restore_rng, save_checkpoint
 from .config import TrainConfig
 from .diagnostics import Diagnostics
+from .progress import progress_line
 from .distributed import Dist
 from .recipe import make_sample
 from .step import StyledNet, compute_loss
@@ -104,6 +105,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, until: int | 
         start_from(run, init)
     if resume:
         restore(run, load_checkpoint(out / "checkpoint.pt"))
+        if dist.is_main:
+            stop = f", stopping at {until}" if until and until < cfg.optim.steps else ""
+            print(f"resuming {out} at step {run.step} of {cfg.optim.steps}{stop}", file=sys.stderr, flush=True)
     if dist.is_main:
         cfg.save(out / "config.yaml")
         run.diag = Diagnostics(out, cfg, val_sets, run.device)
@@ -220,6 +224,9 @@ def finish(run: Run) -> None:
 
 def load_sources(cfg: TrainConfig):
     d = cfg.data
+    if not d.photos:
+        raise ValueError("no training photos: pass --photos FOLDER (recursive) or --photos hf:NAME[:split] "
+                         "(a Hugging Face dataset), or set data.photos in the config")
     photos = D.open_source(d.photos, d.hf_streaming, d.hf_max_items)
     paintings = D.open_source(d.paintings, d.hf_streaming, d.hf_max_items) if d.paintings else None
     train_idx, val_idx = D.split_indices(photos.names, d.val_fraction, d.max_val)
@@ -269,7 +276,9 @@ def run_steps(run: Run, loader, end: int) -> None:
     counter, batches = {}, iter(loader)
     bar = tqdm(total=o.steps, initial=run.step, desc="train", unit="step", dynamic_ncols=True,
                disable=not run.dist.is_main or None)
-    t0, seen = time.time(), 0
+    # not a terminal (a background run's log): no bar, but a line every log_every steps
+    lines = run.dist.is_main and not sys.stderr.isatty()
+    t0, seen, first = time.time(), 0, run.step
     while run.step < end:
         # forward / backward over the accumulated micro-batches
         run.opt.zero_grad(set_to_none=True)
@@ -292,6 +301,10 @@ def run_steps(run: Run, loader, end: int) -> None:
             bar.update(1)
             bar.set_postfix(loss=f"{parts.get('loss', float('nan')):.4f}", img_s=f"{rate:.1f}")
             report(run, parts, rate, counter.get("skipped", 0))
+            if lines and (run.step % cfg.log_every == 0 or run.step == end):
+                left = (end - run.step) * (time.time() - t0) / (run.step - first)
+                print(progress_line(run.step, o.steps, end, parts.get("loss", math.nan), rate, left),
+                      file=sys.stderr, flush=True)
             if run.step % cfg.ckpt_every == 0 or run.step == end:
                 save_state(run)
     bar.close()
