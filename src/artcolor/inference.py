@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save
 
 from .color import LINEAR16_TO_SRGB8, chroma_ratio, l_from_y
 from .config import ModelConfig, preset
-from .hub import write_model_card
+from .hub import push_folder, resolve_model, write_model_card
 from .image import DEFAULT_MAX_PIXELS, ImageLike, alpha_of, atomic_write, luminance_plane, open_image, rgb_array
 from .model import ColorNet
 
@@ -114,8 +114,10 @@ class Colorizer:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, **kwargs) -> "Colorizer":
-        """A saved model folder (`config.json` + `model.safetensors`), or the bundled model."""
-        folder = Path(path) if path is not None else BUNDLED
+        """A saved model folder (`config.json` + `model.safetensors`), `hf://ORG/NAME[@REVISION]` (a Hub
+        repository holding one, fetched into the Hugging Face cache, or read from it offline), or the
+        bundled model."""
+        folder = resolve_model(path) if path is not None else BUNDLED
         if path is None and not (folder / "model.safetensors").is_file():
             raise FileNotFoundError(
                 "no bundled model is installed with this copy of artcolor; "
@@ -125,6 +127,16 @@ class Colorizer:
 
     def save(self, path: str | os.PathLike, dtype: torch.dtype = torch.float32) -> None:
         save_net(self.net, path, dtype)
+
+    def push_to_hub(self, repo_id: str, private: bool | None = None, token: str | None = None,
+                    dtype: torch.dtype = torch.float32, commit_message: str = "Upload artcolor model") -> str:
+        """Publish the model folder (config, weights, card) as the Hub repository `repo_id`; returns
+        the commit URL. `Colorizer.load("hf://" + repo_id)` reads it back."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            self.save(tmp, dtype)
+            return push_folder(tmp, repo_id, private=private, token=token, commit_message=commit_message)
 
     # ---- styles
 

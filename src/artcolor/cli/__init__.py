@@ -35,6 +35,8 @@ class LazyGroup(click.Group):
         return importlib.import_module(f"artcolor.cli.{name}").command
 
 
+WEIGHTS_HELP = "Model folder, or hf://ORG/NAME[@REVISION] from the Hugging Face Hub (default: bundled)."
+
 # torch's OpenMP threads spin while they wait; on a busy laptop that costs more than it saves
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from . import fail
+from . import WEIGHTS_HELP, fail
 from ..image import DEFAULT_MAX_PIXELS, ImageError, list_images, save_atomic
 
 
@@ -21,7 +21,7 @@ from ..image import DEFAULT_MAX_PIXELS, ImageError, list_images, save_atomic
 @click.option("--palette", default=None, help="Reference as colours: '#264653,#e9c46a,...'.")
 @click.option("--strength", default=1.0, show_default=True, type=float, help="0 = automatic, 1 = reference.")
 @click.option("--size", default=None, type=click.IntRange(min=16), help="Working short side (default: training size).")
-@click.option("--weights", default=None, type=click.Path(path_type=Path), help="Model folder (default: bundled).")
+@click.option("--weights", default=None, metavar="DIR|hf://ORG/NAME", help=WEIGHTS_HELP)
 @click.option("--method", default="model", type=click.Choice(["model", "welsh", "gray"]), show_default=True,
               help="The network, or a classical baseline.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")

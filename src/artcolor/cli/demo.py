@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import fail
+from . import WEIGHTS_HELP, fail
 
 # a shared server decodes several uploads at once: about 1 GB of memory each at this size, twice
 # that at the command line's limit
@@ -18,7 +18,7 @@ APP_MAX_PIXELS = 50_000_000
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to listen on; 0.0.0.0 lets anyone on the network use the app.")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
-@click.option("--weights", default=None, type=click.Path(path_type=Path), help="Model folder (default: bundled).")
+@click.option("--weights", default=None, metavar="DIR|hf://ORG/NAME", help=WEIGHTS_HELP)
 @click.option("--styles", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of reference images added to the gallery.")
 @click.option("--max-upload-mb", default=50, show_default=True, type=click.FloatRange(min=0.1),

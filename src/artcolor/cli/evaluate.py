@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from . import fail
+from . import WEIGHTS_HELP, fail
 
 
 @click.command("evaluate")
 @click.argument("tables", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--photos", type=click.Path(path_type=Path), help="Folder of colour photos (the ground truth).")
 @click.option("--paintings", type=click.Path(path_type=Path), help="Folder of reference paintings (first K by name).")
-@click.option("--weights", type=click.Path(path_type=Path), help="Model folder to evaluate.")
+@click.option("--weights", default=None, metavar="DIR|hf://ORG/NAME", help=WEIGHTS_HELP)
 @click.option("--preset", default=None, help="Evaluate an untrained model of this preset (a sanity check).")
 @click.option("--method", default="model", type=click.Choice(["model", "gray", "welsh"]), show_default=True,
               help="The network (--weights, --preset or the bundled model), or a baseline.")
@@ -66,7 +66,8 @@ def _subject(method, weights, preset, device):
     try:
         if preset:
             return Colorizer.from_preset(preset, device=device), f"{preset} (untrained)"
-        return Colorizer.load(weights, device=device), Path(weights).name if weights else "bundled"
+        label = (weights if weights.startswith("hf://") else Path(weights).name) if weights else "bundled"
+        return Colorizer.load(weights, device=device), label
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
 

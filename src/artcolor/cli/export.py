@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from . import fail
+from . import WEIGHTS_HELP, fail
 
 
 @click.command("export")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", default="onnx", show_default=True, type=click.Choice(["onnx"]), help="Output format.")
-@click.option("--weights", default=None, type=click.Path(path_type=Path), help="Model folder (default: bundled).")
+@click.option("--weights", default=None, metavar="DIR|hf://ORG/NAME", help=WEIGHTS_HELP)
 @click.option("--preset", default=None, help="Export an untrained preset instead (tiny, default, seed).")
 @click.option("--opset", default=17, show_default=True, type=click.IntRange(min=13), help="ONNX opset version.")
 def command(out, fmt, weights, preset, opset):

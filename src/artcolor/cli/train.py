@@ -18,11 +18,13 @@ from . import fail
 @click.option("--out", default=None, type=click.Path(path_type=Path), help="Run folder (default: runs/<config>).")
 @click.option("--steps", default=None, type=click.IntRange(min=1), help="Total optimiser steps.")
 @click.option("--until", default=None, type=click.IntRange(min=1), help="Stop at this step (the schedule still runs to --steps).")
-@click.option("--init", default=None, type=click.Path(path_type=Path), help="Start from a model folder's weights.")
+@click.option("--init", default=None, metavar="DIR|hf://ORG/NAME",
+              help="Start from a model folder's weights (a folder, or hf://ORG/NAME[@REVISION] from the Hub).")
 @click.option("--resume", default=None, type=click.Path(path_type=Path), help="Continue this run folder.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value, e.g. optim.lr=1e-3.")
 def command(config, photos, paintings, val_photos, val_paintings, out, steps, until, init, resume, overrides):
     """Train a colourisation model; the final model folder is RUN/model (RUN/best: best validation)."""
+    from ..hub import resolve_model
     from ..training import TrainingError, load_config, train
 
     overrides = list(overrides)
@@ -38,6 +40,7 @@ def command(config, photos, paintings, val_photos, val_paintings, out, steps, un
         else:
             cfg = load_config(config, overrides)
             out = out or Path("runs") / Path(config).stem
+        init = resolve_model(init) if init is not None else None  # hf://: the snapshot's folder
         model_dir = train(cfg, out, resume=resume is not None, until=until, init=init)
     except (TrainingError, ValueError, FileNotFoundError, ImportError) as e:
         fail(str(e))
