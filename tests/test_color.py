@@ -12,6 +12,7 @@ from artcolor.color import (
     SRGB8_TO_LINEAR,
     Y_WEIGHTS,
     chroma_ratio,
+    encode_in_gamut,
     encode_linear16,
     l_from_y,
     lab_to_linear_rgb,
@@ -149,3 +150,38 @@ def test_chroma_ratio_stays_bounded_for_out_of_gamut_blacks():
     ratio = chroma_ratio(linear)
     assert (ratio >= 0).all() and ratio.max() < 3
     torch.testing.assert_close(luminance(ratio), torch.ones(1, 1, 1), atol=1e-6, rtol=0)
+
+
+def in_gamut_encoded(y: np.ndarray, ratio: torch.Tensor) -> np.ndarray:
+    """encode_in_gamut on (3, S, W) ratios: the sRGB uint8 result, (3, S, W)."""
+    out = np.empty((3, *y.shape), np.uint8)
+    encode_in_gamut(y.astype(np.float32), ratio.numpy().astype(np.float32).copy(), out)
+    return out
+
+
+def test_encode_in_gamut_keeps_luminance_and_hue_of_any_ratio():
+    # every hue of the sRGB cube, at chroma up to 4x the cube's, over every lightness
+    colours = srgb_to_linear(rgb_cube(9)).flatten(1)[:, None]  # (3, 1, 729)
+    gray = luminance(colours)
+    wild = gray + 4 * (colours - gray)  # far outside the gamut, some channels negative
+    ratio = chroma_ratio(wild.clamp(min=0)).expand(3, 33, -1)  # (3, 33, 729)
+    y = np.linspace(0, 1, 33, dtype=np.float32)[:, None].repeat(729, 1)
+    out = in_gamut_encoded(y, ratio)
+    linear = srgb_to_linear(torch.from_numpy(out).double() / 255)
+    l_out, l_in = l_from_y(luminance(linear))[0], l_from_y(torch.from_numpy(y).double())
+    assert (l_out - l_in).abs().max() < 0.6  # 8-bit rounding of each channel, nothing more
+    # moved toward gray, not rotated: the channels keep their order wherever they differ clearly
+    r = ratio.numpy()
+    order = (r[0] - r[1] > 0.2) & (y > 0.05) & (y < 0.95)
+    assert (out[0].astype(int) >= out[1])[order].all()
+
+
+def test_encode_in_gamut_scales_chroma_no_more_than_needed():
+    y = np.full((1, 4), 0.5, np.float32)
+    red = chroma_ratio(torch.tensor([1.0, 0.0, 0.0]).view(3, 1, 1)).expand(3, 1, 4)  # y * ratio: red at 2.35
+    out = in_gamut_encoded(y, red)
+    assert (out[0] == 255).all()  # the largest t: the brightest channel just reaches 1
+    assert (out[1] == out[2]).all() and (out[1] < 255).all() and (out[1] > 0).all()
+    gentle = chroma_ratio(torch.tensor([0.3, 0.2, 0.1]).view(3, 1, 1)).expand(3, 1, 4)  # in gamut: untouched
+    expected = encode_linear16((gentle.numpy() * 0.5).copy())
+    assert np.array_equal(in_gamut_encoded(y, gentle), expected)

@@ -157,6 +157,26 @@ def test_gentle_prediction_keeps_the_lightness_everywhere(gray_photo, color_spac
     assert diff.mean() < 0.3 and diff.max() < 1.0
 
 
+@pytest.mark.parametrize("seed, colours", [(0, ["#ff0000", "#00ff00", "#0000ff"]), (1, ["#ff00ff", "#ffff00"]),
+                                           (2, ["#00ffff", "#ff8000"])])
+def test_wild_predictions_keep_the_lightness_everywhere(perturb, seed, colours):
+    # a random default network at strength 2 with a saturated palette predicts colours far out of
+    # gamut; clipping their channels lost up to 40 L* there (SSIM of L* 0.6 to 0.99)
+    l_ssim = pytest.importorskip("artcolor.evaluation.metrics").l_ssim
+    pytest.importorskip("torchmetrics")
+    from skimage.data import astronaut
+
+    photo = Image.fromarray(astronaut()).resize((192, 192), Image.BICUBIC).convert("L")
+    colorizer = Colorizer.from_preset("default", seed=seed)
+    perturb(colorizer.net, 0.1, seed)
+    out = colorizer.colorize(photo, style=palette_image(colours), strength=2.0)
+    assert (~unclipped(out)).mean() > 0.05  # really out of gamut before the mapping
+    diff = np.abs(lab_l(out) - lab_l(photo))
+    assert np.percentile(diff, 99.9) <= 1.0
+    as_rgb = lambda im: torch.from_numpy(np.asarray(im.convert("RGB")).copy()).permute(2, 0, 1)[None] / 255.0  # noqa: E731
+    assert l_ssim(as_rgb(out), as_rgb(photo)).item() >= 0.995
+
+
 def perturb_head(color_space: str):
     from artcolor.model import ColorNet
 

@@ -22,6 +22,7 @@ __all__ = [
     "y_from_l",
     "lab_to_linear_rgb",
     "chroma_ratio",
+    "encode_in_gamut",
     "Y_WEIGHTS",
 ]
 
@@ -92,3 +93,31 @@ def encode_linear16(linear_rgb: np.ndarray) -> np.ndarray:
     idx *= 65535.0
     idx += 0.5
     return LINEAR16_TO_SRGB8[idx.astype(np.uint16)]
+
+
+def encode_in_gamut(y: np.ndarray, ratio: np.ndarray, out: np.ndarray) -> None:
+    """Luminance x chroma ratio -> sRGB uint8, out-of-gamut colours moved toward gray at constant luminance.
+
+    y (S, W) float32 in [0, 1]; ratio (3, S, W) float32, >= 0 with luminance 1 (as `chroma_ratio`
+    gives, or a bilinear mix of such), overwritten; out (3, S, W) uint8. The colour c = y * ratio
+    becomes y + t * (c - y) with the largest t in [0, 1] keeping every channel <= 1: its chroma is
+    scaled, not its channels clipped, so its luminance stays y (clipping a channel would darken it).
+    Channels cannot go below 0, since ratio >= 0 and t <= 1.
+    """
+    y = np.clip(y, 0.0, 1.0)  # a sum of float tables may give 1 + 1e-7, and 1 - y must not be negative
+    # c_max = y * (1 + t * (m - 1)) <= 1 with m the largest ratio gives k = t * y = (1 - y) / (m - 1)
+    k = np.max(ratio, axis=0)
+    k -= 1
+    np.maximum(k, 1e-12, out=k)  # m >= 1 as the ratio's luminance is 1; a gray pixel has m = 1
+    np.divide(1 - y, k, out=k)
+    np.minimum(k, y, out=k)  # t <= 1
+    b = y - k  # c = k * ratio + (y - k), in 16-bit table units, +0.5 to round
+    k *= 65535.0
+    b *= 65535.0
+    b += 0.5
+    for c in range(3):  # one channel at a time keeps the temporaries small
+        v = ratio[c]
+        v *= k
+        v += b
+        np.clip(v, 0.0, 65535.0, out=v)  # float rounding only: 65536 would wrap to 0 as uint16
+        np.take(LINEAR16_TO_SRGB8, v.astype(np.uint16), out=out[c])

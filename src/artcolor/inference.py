@@ -20,7 +20,7 @@ from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
-from .color import LINEAR16_TO_SRGB8, chroma_ratio, l_from_y
+from .color import chroma_ratio, encode_in_gamut, l_from_y
 from .config import ModelConfig, preset
 from .hub import push_folder, resolve_model, write_model_card
 from .image import DEFAULT_MAX_PIXELS, ImageLike, alpha_of, atomic_write, luminance_plane, open_image, rgb_array
@@ -29,6 +29,7 @@ from .model import ColorNet
 BUNDLED = Path(__file__).parent / "weights" / "default"
 Backend = Literal["torch", "onnxruntime"]
 MAX_ASPECT = 8  # the working image's long side is at most this many times its short side
+STRIP_ROWS = 64  # recombine works on this many full-resolution rows at a time: they stay in cache
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -216,19 +217,32 @@ def _onnx_runner(net: ColorNet):
 
 
 def recombine(y: np.ndarray, ratio: torch.Tensor, alpha: Image.Image | None = None) -> Image.Image:
-    """Full-resolution luminance y (H, W) x low-resolution chroma ratio (3, h, w) -> sRGB image."""
+    """Full-resolution luminance y (H, W) in [0, 1] x low-resolution chroma ratio (3, h, w) -> sRGB image.
+
+    The ratio is upsampled bilinearly; colours it takes out of gamut are brought toward gray at their
+    own luminance (`color.encode_in_gamut`), so the output's luminance is y wherever the prediction goes.
+    """
     h, w = y.shape
-    bands = []
-    for c in ratio:  # one channel at a time keeps the full-size temporaries small, and is faster
-        up = F.interpolate(c[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0].numpy()
-        up *= y
-        np.clip(up, 0.0, 1.0, out=up)
-        up *= 65535.0
-        up += 0.5
-        bands.append(Image.fromarray(LINEAR16_TO_SRGB8[up.astype(np.uint16)], "L"))
+    # bilinear upsampling, separable: the horizontal pass at the ratio's height here (small), the
+    # vertical one per strip of rows below, so every full-width temporary is a strip, not an image
+    rows = F.interpolate(ratio[None].float(), size=(ratio.shape[1], w), mode="bilinear", align_corners=False)[0]
+    top, bottom, frac = _bilinear_taps(ratio.shape[1], h)
+    bands = np.empty((3, h, w), np.uint8)
+    for start in range(0, h, STRIP_ROWS):
+        strip = slice(start, start + STRIP_ROWS)
+        up = torch.lerp(rows[:, top[strip]], rows[:, bottom[strip]], frac[strip, None]).numpy()  # (3, S, W)
+        encode_in_gamut(y[strip], up, bands[:, strip])
+    channels = [Image.fromarray(band, "L") for band in bands]
     if alpha is not None:
-        return Image.merge("RGBA", bands + [alpha])
-    return Image.merge("RGB", bands)
+        return Image.merge("RGBA", channels + [alpha])
+    return Image.merge("RGB", channels)
+
+
+def _bilinear_taps(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Source rows and weights of bilinear resizing n_in -> n_out, as F.interpolate (align_corners=False)."""
+    src = ((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out) - 0.5).clamp(min=0)
+    top = src.long().clamp(max=n_in - 1)
+    return top, (top + 1).clamp(max=n_in - 1), (src - top).float()
 
 
 # ---- model folders
