@@ -1,8 +1,10 @@
-"""ONNX export: the graph equals the network on onnxruntime, and Colorizer(backend="onnxruntime")."""
+"""ONNX export: the graphs equal the network on onnxruntime at any size, the export folder and command,
+and Colorizer(backend="onnxruntime")."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -14,7 +16,11 @@ pytest.importorskip("onnxruntime")
 
 from artcolor import Colorizer  # noqa: E402
 from artcolor.config import preset  # noqa: E402
-from artcolor.export import RELATIVE_TOLERANCE, OnnxRunner, check_onnx, export_onnx  # noqa: E402
+from artcolor.color import chroma_ratio  # noqa: E402
+from artcolor.export import (  # noqa: E402
+    PSNR_FLOOR, RELATIVE_TOLERANCE, ColorGraph, OnnxRunner, check_export, check_onnx, check_style, export_model,
+    export_onnx)
+from artcolor.onnx import Graph  # noqa: E402
 from artcolor.model import ColorNet  # noqa: E402
 
 
@@ -90,16 +96,84 @@ def test_unknown_backend_is_refused(net):
         Colorizer(net, backend="tensorrt")
 
 
-def test_export_command(run_cli, model_dir, tmp_path):
-    code, out, err = run_cli("export", "--format", "onnx", "--weights", model_dir, tmp_path / "m" / "tiny.onnx")
+def test_export_command_writes_the_whole_model(run_cli, model_dir, tmp_path):
+    code, out, err = run_cli("export", "--format", "onnx", "--weights", model_dir, tmp_path / "m" / "tiny")
     assert code == 0, err
-    assert (tmp_path / "m" / "tiny.onnx").stat().st_size > 1000
-    assert "max abs difference" in out and "on ab" in out
+    assert sorted(p.name for p in (tmp_path / "m" / "tiny").iterdir()) == [
+        "color_net.onnx", "config.json", "null_style.npy", "style_encoder.onnx"]
+    figures = re.search(r"colour network (\S+), style encoder (\S+) .*PSNR (\S+) dB", out)
+    assert figures, out
+    color, style, psnr = map(float, figures.groups())
+    assert color <= RELATIVE_TOLERANCE and style <= RELATIVE_TOLERANCE and psnr >= PSNR_FLOOR
 
 
-def test_export_command_refuses_weights_and_preset(run_cli, model_dir, tmp_path):
-    code, _, err = run_cli("export", "--weights", model_dir, "--preset", "tiny", tmp_path / "x.onnx")
+def test_export_command_refuses_weights_and_preset_and_a_file(run_cli, model_dir, tmp_path):
+    code, _, err = run_cli("export", "--weights", model_dir, "--preset", "tiny", tmp_path / "x")
     assert code == 1 and "exclusive" in err
+    (tmp_path / "file").write_text("not a folder")
+    code, _, err = run_cli("export", "--weights", model_dir, tmp_path / "file")
+    assert code != 0 and "file" in err
+
+
+def smooth_l(shape: tuple[int, ...], seed: int = 0) -> torch.Tensor:
+    """L* (B, 1, H, W) in [0, 100] that varies like a photo's: a bilinear blow-up of an 8x8 grid."""
+    grid = torch.rand(shape[0], 1, 8, 8, generator=torch.Generator().manual_seed(seed)) * 100
+    return torch.nn.functional.interpolate(grid, size=shape[2:], mode="bilinear", align_corners=False)
+
+
+@torch.inference_mode()
+def test_colour_graph_runs_at_any_size(net, exported):
+    """The graph pads to the network's multiple itself (it failed with a Concat error at 333x517)."""
+    runner = Graph(exported)
+    graph = ColorGraph(net)
+    m = net.config.multiple
+    for shape in [(1, 1, 333, 517), (2, 1, 3 * m + 1, 2 * m - 3), (1, 1, 5, 7)]:
+        l = smooth_l(shape)
+        style = net.null(shape[0]) + torch.randn(shape[0], net.config.code_dim)
+        out, ratio = runner(["out", "ratio"], l=l.numpy(), style=style.numpy())
+        expected_out, expected_ratio = graph(l, style)
+        assert out.shape == (*expected_out.shape[:2], *shape[2:]) and ratio.shape == (shape[0], 3, *shape[2:])
+        # instance norm sums over 170,000 pixels at 333x517: float32 differs more than at the check's size
+        assert np.abs(out - expected_out.numpy()).max() <= 1e-3 * expected_out.abs().max()
+        assert np.abs(ratio - expected_ratio.numpy()).max() <= 1e-3 * expected_ratio.abs().max()
+    with pytest.raises(ValueError, match="divisible"):
+        net(torch.rand(1, 1, 333, 517) * 100)  # the network itself still wants multiples
+
+
+@torch.inference_mode()
+def test_colour_graph_equals_the_network_at_multiples(net, exported):
+    l = torch.rand(2, 1, 32, 48) * 100
+    style = net.null(2) + torch.randn(2, net.config.code_dim)
+    out, ratio = Graph(exported)(["out", "ratio"], l=l.numpy(), style=style.numpy())
+    expected = net(l, style)
+    assert np.abs(out - expected.numpy()).max() <= RELATIVE_TOLERANCE * expected.abs().max()
+    expected_ratio = chroma_ratio(net.to_linear_rgb(l, expected))
+    assert np.abs(ratio - expected_ratio.numpy()).max() <= 1e-4 * expected_ratio.abs().max()
+
+
+@torch.inference_mode()
+def test_style_graph_equals_encode_style_at_any_size(net, tmp_path):
+    folder = export_model(net, tmp_path / "export")
+    runner = Graph(folder / "style_encoder.onnx")
+    for shape in [(1, 3, 32, 32), (2, 3, 37, 91), (1, 3, 128, 640)]:
+        rgb = torch.rand(shape)
+        expected = net.encode_style(rgb)
+        got = runner(["style"], rgb=rgb.numpy())[0]
+        assert got.shape == (shape[0], net.config.code_dim)
+        assert np.abs(got - expected.numpy()).max() <= RELATIVE_TOLERANCE * expected.abs().max()
+    ratio, scale = check_style(net, folder / "style_encoder.onnx")
+    assert ratio <= RELATIVE_TOLERANCE * scale
+
+
+def test_export_folder_holds_config_and_null_style(net, tmp_path):
+    folder = export_model(net, tmp_path / "export")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model"] == json.loads(json.dumps(net.config.to_dict()))
+    assert config["onnx"]["multiple"] == net.config.multiple and config["onnx"]["format"] == 1
+    assert np.array_equal(np.load(folder / "null_style.npy"), net.null_style.detach().numpy())
+    checks = check_export(net, folder)
+    assert checks["color"] <= RELATIVE_TOLERANCE and checks["style"] <= RELATIVE_TOLERANCE
+    assert checks["psnr"] >= PSNR_FLOOR
 
 
 def test_colorize_command_with_onnxruntime_backend(run_cli, model_dir, tmp_path, coffee):

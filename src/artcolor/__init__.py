@@ -5,11 +5,12 @@ import importlib
 __version__ = "0.1.0"
 __all__ = ["Colorizer", "palette_image", "ImageError", "__version__"]
 
-_LAZY = {"Colorizer": "inference", "palette_image": "inference", "ImageError": "image"}
+_LAZY = {"Colorizer": "inference", "palette_image": "image", "ImageError": "image"}
 
 
 def __getattr__(name):
-    # public names import torch on first use, so `artcolor --version` and `--help` stay instant
+    # public names import their module on first use: `artcolor --version` and `--help` stay instant,
+    # and `palette_image`, `ImageError` and `artcolor.onnx` work where torch is not installed
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'artcolor' has no attribute {name!r}")

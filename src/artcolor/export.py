@@ -1,13 +1,10 @@
-"""ONNX export of the colour network, its check against PyTorch, and an onnxruntime runner.
+"""ONNX export: the whole model as a folder that colourises without PyTorch, its check against
+PyTorch, and the runner behind `Colorizer(backend="onnxruntime")`.
 
-Only the U-Net is exported: `out = net(l, style)` with l (B, 1, H, W), L* in [0, 100], and style
-(B, code_dim); batch, height and width are dynamic (H and W divisible by `config.multiple`). The
-output is ab (B, 2, H, W) for Lab models, sRGB (B, 3, H, W) for RGB models, as `ColorNet.forward`.
-
-The style encoder stays in PyTorch: it runs once per reference on a 128-pixel image, while the
-U-Net does nearly all the work. To use the graph without artcolor, feed a style code computed
-by `Colorizer.encode_style`, or the null style (automatic colourisation), which is stored with the
-model config in the graph's metadata (`null_style`, `artcolor_config`, as JSON).
+`export_model(net, OUT_DIR)` writes the folder `onnx.OnnxColorizer` reads (its docstring describes
+the layout): the style encoder and the colour network as graphs with dynamic batch, height and
+width, traced through the network's own `encode_style` and `forward`, so whatever the network
+grows inside them is exported with it.
 """
 
 from __future__ import annotations
@@ -21,64 +18,139 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
+from . import __version__
+from .color import chroma_ratio
 from .model import ColorNet
+from .onnx import COLOR_GRAPH, FORMAT, NULL_STYLE, STYLE_GRAPH, Graph
+from .image import atomic_write
 
 OPSET = 17
 RELATIVE_TOLERANCE = 1e-4  # max |onnx - torch| / max |torch|; float32 sums differ in the last bits
+PSNR_FLOOR = 45.0  # dB between the PyTorch and ONNX colourisations of one photo
 
 
-def export_onnx(net: ColorNet, path: str | os.PathLike | io.BytesIO, opset: int = OPSET) -> None:
-    """Write the network as an ONNX graph with inputs `l`, `style` and output `out`."""
+class ColorGraph(nn.Module):
+    """The colour network at any H, W: `l` is padded (edge pixels repeated) to the network's multiple
+    and the outputs cropped back. Returns `out` as `ColorNet.forward`, and the chroma ratio
+    (B, 3, H, W) the full-resolution recombination needs. `Colorizer` runs this module too."""
+
+    def __init__(self, net: ColorNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None = None):
+        m = self.net.config.multiple
+        h, w = l.shape[-2], l.shape[-1]
+        pad = (0, (m - w % m) % m, 0, (m - h % m) % m)
+        l_pad = F.pad(l, pad, mode="replicate")
+        # padded hints are zeros: no hint (mask 0) where the photo is not
+        out = self.net(l_pad, style) if hints is None else self.net(l_pad, style, F.pad(hints, pad))
+        ratio = chroma_ratio(self.net.to_linear_rgb(l_pad, out))
+        return out[..., :h, :w], ratio[..., :h, :w]
+
+
+class StyleGraph(nn.Module):
+    """References (B, 3, H, W) sRGB in [0, 1] -> style codes (B, code_dim), palette keys included."""
+
+    def __init__(self, net: ColorNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return self.net.encode_style(rgb)
+
+
+def takes_hints(net: ColorNet) -> bool:
+    return bool(getattr(net.config, "hints", False))
+
+
+def _trace(module: nn.Module, args: tuple, names: list[str], outputs: list[str], opset: int):
+    """An nn.Module -> a checked onnx.ModelProto, every input and output dynamic in batch, H and W."""
     import onnx
 
-    net = copy.deepcopy(net).to("cpu").eval()  # the caller's network stays on its device
-    m = net.config.multiple
-    l = torch.rand(1, 1, 4 * m, 4 * m) * 100
-    style = net.null(1).detach()
+    axes = {n: {0: "batch", 2: "height", 3: "width"} for n in names + outputs if n != "style"}
+    axes["style"] = {0: "batch"}
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # the TorchScript exporter is deprecated in favour of dynamo, which is 20x slower for this net
         warnings.simplefilter("ignore")
-        torch.onnx.export(
-            net, (l, style), buffer, dynamo=False, opset_version=opset,
-            input_names=["l", "style"], output_names=["out"],
-            dynamic_axes={"l": {0: "batch", 2: "height", 3: "width"}, "style": {0: "batch"},
-                          "out": {0: "batch", 2: "height", 3: "width"}},
-        )
+        torch.onnx.export(module, args, buffer, dynamo=False, opset_version=opset, input_names=names,
+                          output_names=outputs, dynamic_axes=axes)
     model = onnx.load_from_string(buffer.getvalue())
+    onnx.checker.check_model(model)
+    return model
+
+
+def color_graph(net: ColorNet, opset: int = OPSET):
+    """The colour network as an onnx.ModelProto: (l, style[, hints]) -> (out, ratio)."""
+    import onnx
+
+    net = copy.deepcopy(net).to("cpu").eval()  # the caller's network stays on its device
+    m = net.config.multiple
+    args, names = (torch.rand(1, 1, 4 * m, 4 * m) * 100, net.null(1).detach()), ["l", "style"]
+    if takes_hints(net):
+        args, names = (*args, torch.zeros(1, 3, 4 * m, 4 * m)), [*names, "hints"]
+    model = _trace(ColorGraph(net), args, names, ["out", "ratio"], opset)
     onnx.helper.set_model_props(model, {
         "artcolor_config": json.dumps(net.config.to_dict()),
         "null_style": json.dumps(net.null_style.detach().tolist()),
     })
-    onnx.checker.check_model(model)
+    return model
+
+
+def style_graph(net: ColorNet, opset: int = OPSET):
+    """The style encoder as an onnx.ModelProto: rgb -> style."""
+    net = copy.deepcopy(net).to("cpu").eval()
+    s = net.config.style_size
+    return _trace(StyleGraph(net), (torch.rand(1, 3, s, s + s // 2),), ["rgb"], ["style"], opset)
+
+
+def export_onnx(net: ColorNet, path: str | os.PathLike | io.BytesIO, opset: int = OPSET) -> None:
+    """Write the colour network alone as one graph (see `color_graph`); `export_model` writes it all."""
+    data = color_graph(net, opset).SerializeToString()
     if isinstance(path, io.BytesIO):
-        path.write(model.SerializeToString())
+        path.write(data)
     else:
-        onnx.save(model, str(path))
+        _write(Path(path), data)
+
+
+def export_model(net: ColorNet, folder: str | os.PathLike, opset: int = OPSET) -> Path:
+    """Write the whole model as an ONNX export folder (see `onnx.py`) and return its path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write(folder / STYLE_GRAPH, style_graph(net, opset).SerializeToString())
+    _write(folder / COLOR_GRAPH, color_graph(net, opset).SerializeToString())
+    buffer = io.BytesIO()
+    np.save(buffer, net.null_style.detach().to("cpu", torch.float32).numpy())
+    _write(folder / NULL_STYLE, buffer.getvalue())
+    section = {"format": FORMAT, "opset": opset, "multiple": net.config.multiple, "hints": takes_hints(net),
+               "color_net": COLOR_GRAPH, "style_encoder": STYLE_GRAPH, "null_style": NULL_STYLE,
+               "artcolor": __version__}
+    config = {"model": net.config.to_dict(), "onnx": section}
+    _write(folder / "config.json", (json.dumps(config, indent=2) + "\n").encode())
+    return folder
+
+
+def _write(path: Path, data: bytes) -> None:
+    with atomic_write(path) as f:  # a killed export leaves no half graph
+        f.write(data)
 
 
 class OnnxRunner:
-    """Runs an exported graph on onnxruntime behind the same call as the network: (l, style) -> out."""
+    """The colour graph on onnxruntime behind the network's own call: (l, style) tensors -> out."""
 
     def __init__(self, model: str | os.PathLike | bytes, threads: int | None = None):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        source = model if isinstance(model, bytes) else str(model)
-        self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        self.graph = Graph(model, threads)
 
     @classmethod
     def from_net(cls, net: ColorNet, threads: int | None = None) -> "OnnxRunner":
-        buffer = io.BytesIO()
-        export_onnx(net, buffer)
-        return cls(buffer.getvalue(), threads)
+        return cls(color_graph(net).SerializeToString(), threads)
 
     def __call__(self, l: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        feeds = {"l": _numpy(l), "style": _numpy(style)}
-        out = self.session.run(["out"], feeds)[0]
+        out = self.graph(["out"], l=_numpy(l), style=_numpy(style))[0]
         return torch.from_numpy(out).to(l.device)
 
 
@@ -86,14 +158,61 @@ def _numpy(x: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
 
 
+# ---- checks against PyTorch
+
+
 @torch.inference_mode()
 def check_onnx(net: ColorNet, path: str | os.PathLike, seed: int = 0) -> tuple[float, float]:
-    """(max |onnx - torch|, max |torch|) over a random batch at a size unlike the export's."""
+    """(max |onnx - torch|, max |torch|) of the colour graph's `out`, on a random batch at a size
+    that is not a multiple of the network's (so the padding is exercised)."""
     net = copy.deepcopy(net).to("cpu").eval()
     g = torch.Generator().manual_seed(seed)
     m = net.config.multiple
-    l = torch.rand(2, 1, 6 * m, 10 * m, generator=g) * 100  # (2, 1, H, W), a non-square size
+    l = torch.rand(2, 1, 6 * m + 3, 10 * m + 5, generator=g) * 100  # (2, 1, H, W), non-square, odd
     style = net.null(2) + torch.randn(2, net.config.code_dim, generator=g)
-    expected = net(l, style)
+    expected = ColorGraph(net)(l, style)[0]
     got = OnnxRunner(Path(path))(l, style)
     return float((got - expected).abs().max()), float(expected.abs().max())
+
+
+@torch.inference_mode()
+def check_style(net: ColorNet, path: str | os.PathLike, seed: int = 0) -> tuple[float, float]:
+    """(max |onnx - torch|, max |torch|) of the style graph's codes, for two references of odd size."""
+    net = copy.deepcopy(net).to("cpu").eval()
+    s = net.config.style_size
+    rgb = torch.rand(2, 3, s, 2 * s + 7, generator=torch.Generator().manual_seed(seed))
+    expected = net.encode_style(rgb)
+    got = Graph(Path(path))(["style"], rgb=rgb.numpy())[0]
+    return float(np.abs(got - expected.numpy()).max()), float(expected.abs().max())
+
+
+def check_export(net: ColorNet, folder: str | os.PathLike) -> dict[str, float]:
+    """Compare an export folder with the network: each graph's relative difference, and the PSNR
+    (dB) between the PyTorch and ONNX colourisations of a photo of odd size, worst of a palette
+    reference and automatic."""
+    from .inference import Colorizer
+    from .onnx import OnnxColorizer
+
+    folder = Path(folder)
+    color, scale = check_onnx(net, folder / COLOR_GRAPH)
+    style, style_scale = check_style(net, folder / STYLE_GRAPH)
+    photo = _test_photo(333, 517)
+    reference = _test_photo(60, 90, colour=True)
+    torch_side, onnx_side = Colorizer(copy.deepcopy(net), device="cpu"), OnnxColorizer(folder)
+    psnr = min(_psnr(torch_side.colorize(photo, style=s), onnx_side.colorize(photo, style=s))
+               for s in (reference, None))
+    return {"color": color / max(scale, 1e-6), "style": style / max(style_scale, 1e-6), "psnr": psnr}
+
+
+def _test_photo(h: int, w: int, colour: bool = False, seed: int = 0) -> np.ndarray:
+    """A smooth random image: a bilinear blow-up of a 6x6 grid, gray (H, W) or colour (H, W, 3), uint8."""
+    from PIL import Image
+
+    grid = np.random.default_rng(seed).integers(0, 256, (6, 6, 3) if colour else (6, 6), dtype=np.uint8)
+    return np.asarray(Image.fromarray(grid).resize((w, h), Image.BILINEAR))
+
+
+def _psnr(a, b) -> float:
+    """PSNR (dB) between two 8-bit images; infinity when they are equal."""
+    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255 ** 2 / mse))

@@ -12,13 +12,14 @@ import threading
 import uuid
 from contextlib import contextmanager
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .color import LINEAR16_TO_SRGB8, SRGB8_TO_LINEAR, Y_WEIGHTS
+from .srgb import LINEAR16_TO_SRGB8, SRGB8_TO_LINEAR, Y_WEIGHTS  # numpy only: this module needs no torch
 
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
 
@@ -176,6 +177,27 @@ def rgb_array(im: Image.Image) -> np.ndarray:
     if alpha_of(im) is not None:
         im = Image.alpha_composite(Image.new("RGBA", im.size, "white"), im.convert("RGBA"))
     return np.asarray(im.convert("RGB"))
+
+
+def palette_image(colors: Sequence[str], size: int = 64) -> Image.Image:
+    """A reference made of colours: equal vertical stripes, e.g. `palette_image(["#264653", "#e9c46a"])`."""
+    from PIL import ImageColor
+
+    if not colors:
+        raise ValueError("a palette needs at least one colour")
+    rgb = []
+    for c in colors:
+        c = c.strip()
+        try:
+            rgb.append(ImageColor.getrgb(c if c.startswith("#") or not _is_hex(c) else f"#{c}")[:3])
+        except ValueError:
+            raise ValueError(f"not a colour: {c!r} (use hex such as '#e9c46a' or a CSS name)") from None
+    stripes = np.repeat(np.asarray(rgb, dtype=np.uint8)[None], size, axis=0)  # (size, n, 3)
+    return Image.fromarray(stripes).resize((size * len(rgb), size), Image.NEAREST)
+
+
+def _is_hex(s: str) -> bool:
+    return len(s) in (3, 6) and all(ch in "0123456789abcdefABCDEF" for ch in s)
 
 
 def gray_image(y: np.ndarray) -> Image.Image:

@@ -3,7 +3,8 @@
 The network runs at a working resolution (short side `size`, the training size by default). Its
 prediction is turned into a chroma ratio (colour relative to its own luminance), upsampled bilinearly
 to the photo's size and multiplied by the photo's full-resolution luminance, so the output keeps the
-input's lightness exactly and the full-size work is a few table look-ups per pixel.
+input's lightness exactly and the full-size work is a few table look-ups per pixel. Those steps around
+the network are `pipeline.py`, numpy and Pillow only, which `onnx.OnnxColorizer` runs too.
 """
 
 from __future__ import annotations
@@ -15,21 +16,20 @@ from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
-from .color import chroma_ratio, encode_in_gamut, l_from_y
+from .color import chroma_ratio
 from .config import ModelConfig, preset
 from .hub import push_folder, resolve_model, write_model_card
-from .image import DEFAULT_MAX_PIXELS, ImageLike, alpha_of, atomic_write, luminance_plane, open_image, rgb_array
+from .image import DEFAULT_MAX_PIXELS, ImageLike, atomic_write, palette_image  # noqa: F401 (re-exported)
 from .model import ColorNet
+# the steps around the network, shared with the ONNX colouriser (and re-exported from here)
+from .pipeline import MAX_ASPECT, prepare, recombine, reference_input, resize_short_side, working_l, working_size  # noqa: F401
 
 BUNDLED = Path(__file__).parent / "weights" / "default"
 Backend = Literal["torch", "onnxruntime"]
-MAX_ASPECT = 8  # the working image's long side is at most this many times its short side
-STRIP_ROWS = 64  # recombine works on this many full-resolution rows at a time: they stay in cache
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -40,47 +40,6 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def working_size(height: int, width: int, size: int, multiple: int) -> tuple[int, int]:
-    """The network's input size: short side about `size`, both sides multiples of `multiple`."""
-    s = size / min(height, width)
-    h, w = height * s, width * s
-    cap = MAX_ASPECT * size
-    if max(h, w) > cap:
-        h, w = h * cap / max(h, w), w * cap / max(h, w)
-    snap = lambda v: max(2 * multiple, int(round(v / multiple)) * multiple)  # noqa: E731
-    return snap(h), snap(w)
-
-
-def resize_short_side(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Resize an (H, W, 3) uint8 image so its short side is `size` (long side capped by MAX_ASPECT)."""
-    h, w = rgb.shape[:2]
-    s = size / min(h, w)
-    new = max(1, round(w * s)), max(1, round(h * s))
-    new = min(new[0], MAX_ASPECT * size), min(new[1], MAX_ASPECT * size)
-    return np.asarray(Image.fromarray(rgb).resize(new, Image.BILINEAR, reducing_gap=2.0))
-
-
-def palette_image(colors: Sequence[str], size: int = 64) -> Image.Image:
-    """A reference made of colours: equal vertical stripes, e.g. `palette_image(["#264653", "#e9c46a"])`."""
-    from PIL import ImageColor
-
-    if not colors:
-        raise ValueError("a palette needs at least one colour")
-    rgb = []
-    for c in colors:
-        c = c.strip()
-        try:
-            rgb.append(ImageColor.getrgb(c if c.startswith("#") or not _is_hex(c) else f"#{c}")[:3])
-        except ValueError:
-            raise ValueError(f"not a colour: {c!r} (use hex such as '#e9c46a' or a CSS name)") from None
-    stripes = np.repeat(np.asarray(rgb, dtype=np.uint8)[None], size, axis=0)  # (size, n, 3)
-    return Image.fromarray(stripes).resize((size * len(rgb), size), Image.NEAREST)
-
-
-def _is_hex(s: str) -> bool:
-    return len(s) in (3, 6) and all(ch in "0123456789abcdefABCDEF" for ch in s)
 
 
 class Colorizer:
@@ -160,8 +119,7 @@ class Colorizer:
         return null + strength * (blended - null)
 
     def _encode_one(self, style: ImageLike) -> torch.Tensor:
-        rgb = resize_short_side(rgb_array(open_image(style, self.max_pixels)), self.config.style_size)
-        x = torch.from_numpy(rgb.copy()).to(self.device).permute(2, 0, 1)[None].float() / 255
+        x = torch.from_numpy(reference_input(style, self.config.style_size, self.max_pixels)).to(self.device)
         return self.net.encode_style(x)[0]
 
     # ---- colourisation
@@ -182,8 +140,7 @@ class Colorizer:
 
     def prepare(self, image: ImageLike) -> tuple[np.ndarray, Image.Image | None]:
         """Decode an input into its luminance plane and alpha band."""
-        im = open_image(image, self.max_pixels)
-        return luminance_plane(im), alpha_of(im)
+        return prepare(image, self.max_pixels)
 
     @torch.inference_mode()
     def colorize_planes(self, planes: list[tuple[np.ndarray, Image.Image | None]], style: torch.Tensor,
@@ -202,8 +159,7 @@ class Colorizer:
         return [recombine(y, ratio, alpha) for (y, alpha), ratio in zip(planes, ratios)]
 
     def _working_l(self, y: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
-        y_small = np.asarray(Image.fromarray(y, "F").resize(shape[::-1], Image.BILINEAR, reducing_gap=2.0))
-        return l_from_y(torch.from_numpy(y_small.copy()).to(self.device)[None, None].clamp(0, 1))
+        return torch.from_numpy(working_l(y, shape)).to(self.device)
 
     def _predict_ratio(self, l: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         out = self._run(l, style.expand(l.shape[0], -1))
@@ -214,35 +170,6 @@ def _onnx_runner(net: ColorNet):
     from .export import OnnxRunner
 
     return OnnxRunner.from_net(net)
-
-
-def recombine(y: np.ndarray, ratio: torch.Tensor, alpha: Image.Image | None = None) -> Image.Image:
-    """Full-resolution luminance y (H, W) in [0, 1] x low-resolution chroma ratio (3, h, w) -> sRGB image.
-
-    The ratio is upsampled bilinearly; colours it takes out of gamut are brought toward gray at their
-    own luminance (`color.encode_in_gamut`), so the output's luminance is y wherever the prediction goes.
-    """
-    h, w = y.shape
-    # bilinear upsampling, separable: the horizontal pass at the ratio's height here (small), the
-    # vertical one per strip of rows below, so every full-width temporary is a strip, not an image
-    rows = F.interpolate(ratio[None].float(), size=(ratio.shape[1], w), mode="bilinear", align_corners=False)[0]
-    top, bottom, frac = _bilinear_taps(ratio.shape[1], h)
-    bands = np.empty((3, h, w), np.uint8)
-    for start in range(0, h, STRIP_ROWS):
-        strip = slice(start, start + STRIP_ROWS)
-        up = torch.lerp(rows[:, top[strip]], rows[:, bottom[strip]], frac[strip, None]).numpy()  # (3, S, W)
-        encode_in_gamut(y[strip], up, bands[:, strip])
-    channels = [Image.fromarray(band, "L") for band in bands]
-    if alpha is not None:
-        return Image.merge("RGBA", channels + [alpha])
-    return Image.merge("RGB", channels)
-
-
-def _bilinear_taps(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Source rows and weights of bilinear resizing n_in -> n_out, as F.interpolate (align_corners=False)."""
-    src = ((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out) - 0.5).clamp(min=0)
-    top = src.long().clamp(max=n_in - 1)
-    return top, (top + 1).clamp(max=n_in - 1), (src - top).float()
 
 
 # ---- model folders

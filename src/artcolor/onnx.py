@@ -1,0 +1,128 @@
+"""Colourise with an exported model on ONNX Runtime: numpy, Pillow and onnxruntime, no torch.
+
+    artcolor export --format onnx --weights DIR OUT_DIR      # where PyTorch is installed, once
+
+    from artcolor.onnx import OnnxColorizer                  # anywhere: pip install onnxruntime pillow numpy
+    colorizer = OnnxColorizer("OUT_DIR")
+    colorizer.colorize("photo.jpg", style="painting.jpg").save("photo_colour.png")
+
+An export folder holds `config.json` (the model config and the export's own section), two graphs
+and the null style (automatic colourisation) as `null_style.npy`:
+
+- `style_encoder.onnx`: `rgb` (B, 3, H, W) sRGB in [0, 1], any H, W -> `style` (B, code_dim), the
+  palette keys included. References are resized to short side `style_size` first, as in PyTorch.
+- `color_net.onnx`: `l` (B, 1, H, W) L* in [0, 100], any H, W (padded inside the graph to the
+  network's multiple), and `style` (B, code_dim) -> `out` (ab or sRGB, as `ColorNet.forward`) and
+  `ratio` (B, 3, H, W), the chroma ratio the full-resolution recombination multiplies by luminance.
+
+Everything around the graphs is `pipeline.py`, the code the PyTorch `Colorizer` runs too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .hub import resolve_model
+from .image import DEFAULT_MAX_PIXELS, ImageLike
+from .pipeline import as_list, blend_codes, prepare, recombine, reference_input, working_l, working_size
+
+COLOR_GRAPH = "color_net.onnx"
+STYLE_GRAPH = "style_encoder.onnx"
+NULL_STYLE = "null_style.npy"
+FORMAT = 1  # the export folder's layout version, in config.json's "onnx" section
+
+
+class Graph:
+    """One ONNX graph on onnxruntime's CPU provider: named numpy arrays in, named outputs out."""
+
+    def __init__(self, model: str | os.PathLike | bytes, threads: int | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise ImportError(f"running ONNX graphs needs onnxruntime: pip install onnxruntime ({e})") from None
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        source = model if isinstance(model, bytes) else str(model)
+        self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def __call__(self, outputs: Sequence[str], **feeds: np.ndarray) -> list[np.ndarray]:
+        feeds = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in feeds.items() if k in self.inputs}
+        return self.session.run(list(outputs), feeds)
+
+
+def read_export(folder: Path) -> dict:
+    """config.json of an export folder, checked to name its files."""
+    path = folder / "config.json"
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise FileNotFoundError(f"{folder}: not an ONNX export folder ({path}: {e})") from None
+    onnx = config.get("onnx") if isinstance(config, dict) else None
+    if not isinstance(onnx, dict) or not isinstance(config.get("model"), dict):
+        raise ValueError(f"{path}: not an ONNX export's config (no 'onnx' section); make one with "
+                         f"`artcolor export --format onnx OUT_DIR`")
+    if onnx.get("format") != FORMAT:
+        raise ValueError(f"{path}: export format {onnx.get('format')!r}, this artcolor reads {FORMAT}")
+    for name in (COLOR_GRAPH, STYLE_GRAPH, NULL_STYLE):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"{folder}: not an ONNX export folder (missing {name})")
+    return config
+
+
+class OnnxColorizer:
+    """An exported model (a folder, or hf://ORG/NAME of one) ready to colourise, without PyTorch.
+
+    >>> colorizer = OnnxColorizer("export/")
+    >>> out = colorizer.colorize("photo.jpg", style="painting.jpg", strength=1.0)
+    """
+
+    def __init__(self, folder: str | os.PathLike, size: int | None = None,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, threads: int | None = None):
+        folder = resolve_model(folder)
+        exported = read_export(folder)
+        self.config: dict = exported["model"]
+        self.multiple, self.style_size = exported["onnx"]["multiple"], self.config["style_size"]
+        self.size = size or self.config["image_size"]
+        self.max_pixels = max_pixels
+        self.null_style = np.load(folder / NULL_STYLE).astype(np.float32)  # (code_dim,)
+        self.style_graph = Graph(folder / STYLE_GRAPH, threads)
+        self.color_graph = Graph(folder / COLOR_GRAPH, threads)
+
+    def encode_style(self, style: ImageLike | Sequence[ImageLike] | None, strength: float = 1.0,
+                     style_weights: Sequence[float] | None = None) -> np.ndarray:
+        """Reference(s) -> one style code (code_dim,) float32; None gives the null style (automatic)."""
+        if style is None:
+            return self.null_style
+        codes = [self.style_graph(["style"], rgb=reference_input(s, self.style_size, self.max_pixels))[0][0]
+                 for s in as_list(style)]
+        return blend_codes(self.null_style, codes, style_weights, strength)
+
+    def colorize(self, image: ImageLike | Sequence[ImageLike], style=None, strength: float = 1.0,
+                 style_weights: Sequence[float] | None = None, size: int | None = None):
+        """Colourise one image (returns a PIL image) or a list of them (returns a list), at full resolution.
+
+        `style`: a reference (path, PIL image or array; a palette from `artcolor.palette_image`), a
+        list of them blended by `style_weights`, or None for automatic colourisation. `strength`
+        moves from the null style (0) to the reference (1) and beyond.
+        """
+        code = self.encode_style(style, strength, style_weights)
+        outputs = [self.colorize_plane(*prepare(im, self.max_pixels), code, size) for im in as_list(image)]
+        return outputs if isinstance(image, (list, tuple)) else outputs[0]
+
+    def colorize_plane(self, y: np.ndarray, alpha: Image.Image | None, style: np.ndarray,
+                       size: int | None = None) -> Image.Image:
+        """Luminance Y (H, W) in [0, 1], alpha or None, style code (code_dim,) -> the colour image."""
+        l = working_l(y, working_size(*y.shape, size or self.size, self.multiple))  # (1, 1, h, w)
+        feeds = {"l": l, "style": style[None]}
+        if "hints" in self.color_graph.inputs:  # a model that takes colour hints: none given
+            feeds["hints"] = np.zeros((1, 3, *l.shape[-2:]), np.float32)
+        ratio = self.color_graph(["ratio"], **feeds)[0][0]  # (3, h, w)
+        return recombine(y, ratio, alpha)

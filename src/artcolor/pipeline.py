@@ -1,0 +1,116 @@
+"""The steps of colourisation around the network, in numpy and Pillow alone.
+
+Both colourisers call these: `Colorizer` (PyTorch) and `onnx.OnnxColorizer` (ONNX Runtime, no
+torch), so what differs between them is the network's arithmetic and nothing else:
+
+    photo -> luminance Y (H, W) -> working L* (1, 1, h, w) -> network -> chroma ratio (3, h, w)
+    reference -> sRGB (1, 3, h', w'), short side `style_size` -> style encoder -> code (code_dim,)
+    Y x ratio upsampled bilinearly -> sRGB image of the photo's size, its luminance kept
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from .image import ImageLike, alpha_of, luminance_plane, open_image, rgb_array
+from .srgb import encode_in_gamut, l_from_y
+
+MAX_ASPECT = 8  # the working image's long side is at most this many times its short side
+STRIP_ROWS = 64  # recombine works on this many full-resolution rows at a time: they stay in cache
+
+
+def working_size(height: int, width: int, size: int, multiple: int) -> tuple[int, int]:
+    """The network's input size: short side about `size`, both sides multiples of `multiple`."""
+    s = size / min(height, width)
+    h, w = height * s, width * s
+    cap = MAX_ASPECT * size
+    if max(h, w) > cap:
+        h, w = h * cap / max(h, w), w * cap / max(h, w)
+    snap = lambda v: max(2 * multiple, int(round(v / multiple)) * multiple)  # noqa: E731
+    return snap(h), snap(w)
+
+
+def resize_short_side(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Resize an (H, W, 3) uint8 image so its short side is `size` (long side capped by MAX_ASPECT)."""
+    h, w = rgb.shape[:2]
+    s = size / min(h, w)
+    new = max(1, round(w * s)), max(1, round(h * s))
+    new = min(new[0], MAX_ASPECT * size), min(new[1], MAX_ASPECT * size)
+    return np.asarray(Image.fromarray(rgb).resize(new, Image.BILINEAR, reducing_gap=2.0))
+
+
+def prepare(image: ImageLike, max_pixels: int | None) -> tuple[np.ndarray, Image.Image | None]:
+    """Decode an input into its luminance plane Y (H, W) float32 in [0, 1] and its alpha band (or None)."""
+    im = open_image(image, max_pixels)
+    return luminance_plane(im), alpha_of(im)
+
+
+def reference_input(style: ImageLike, style_size: int, max_pixels: int | None) -> np.ndarray:
+    """A reference as the style encoder takes it: (1, 3, h, w) float32 sRGB in [0, 1], short side `style_size`."""
+    rgb = resize_short_side(rgb_array(open_image(style, max_pixels)), style_size)
+    return (rgb.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255)).copy()
+
+
+def working_l(y: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Luminance Y (H, W) -> L* (1, 1, h, w) float32 at the working size `shape` = (h, w)."""
+    y_small = np.asarray(Image.fromarray(y, "F").resize(shape[::-1], Image.BILINEAR, reducing_gap=2.0))
+    return l_from_y(np.clip(y_small, 0, 1))[None, None]
+
+
+def blend_codes(null: np.ndarray, codes: Sequence[np.ndarray], weights: Sequence[float] | None,
+                strength: float) -> np.ndarray:
+    """Style codes (code_dim,) of several references -> one: their weighted mean, then `strength`
+    along the line from the null style (0: automatic, 1: the blend, beyond: stronger)."""
+    w = np.asarray(weights if weights is not None else [1.0] * len(codes), dtype=np.float32)
+    if len(w) != len(codes):
+        raise ValueError(f"got {len(codes)} styles but {len(w)} style weights")
+    if (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"style weights must be non-negative with a positive sum, got {w.tolist()}")
+    blended = (w[:, None] * np.stack(codes)).sum(0) / w.sum()
+    return (null + np.float32(strength) * (blended - null)).astype(np.float32)
+
+
+def as_list(style) -> list:
+    """One reference or a list (tuple) of them -> a list."""
+    return list(style) if isinstance(style, (list, tuple)) else [style]
+
+
+def recombine(y: np.ndarray, ratio: np.ndarray, alpha: Image.Image | None = None) -> Image.Image:
+    """Full-resolution luminance y (H, W) in [0, 1] x low-resolution chroma ratio (3, h, w) -> sRGB image.
+
+    The ratio is upsampled bilinearly (as torch's `F.interpolate(..., align_corners=False)`); colours
+    it takes out of gamut are brought toward gray at their own luminance (`srgb.encode_in_gamut`),
+    so the output's luminance is y wherever the prediction goes.
+    """
+    h, w = y.shape
+    ratio = np.asarray(ratio, dtype=np.float32)
+    # separable: the horizontal pass at the ratio's height here (small), the vertical one per strip
+    # of rows below, so every full-width temporary is a strip, not an image
+    left, right, fx = bilinear_taps(ratio.shape[2], w)
+    rows = ratio[:, :, left]
+    rows += (ratio[:, :, right] - rows) * fx  # (3, h, W)
+    step = np.diff(rows, axis=1, append=rows[:, -1:])  # row i + 1 minus row i; zero after the last
+    top, _, fy = bilinear_taps(ratio.shape[1], h)
+    bands = np.empty((3, h, w), np.uint8)
+    up = np.empty((3, min(STRIP_ROWS, h), w), np.float32)
+    for start in range(0, h, STRIP_ROWS):
+        strip = slice(start, start + STRIP_ROWS)
+        n = len(top[strip])
+        np.take(rows, top[strip], axis=1, out=up[:, :n])
+        up[:, :n] += step[:, top[strip]] * fy[strip, None]  # (3, S, W)
+        encode_in_gamut(y[strip], up[:, :n], bands[:, strip])
+    channels = [Image.fromarray(band, "L") for band in bands]
+    if alpha is not None:
+        return Image.merge("RGBA", channels + [alpha])
+    return Image.merge("RGB", channels)
+
+
+def bilinear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear resizing n_in -> n_out as torch's (align_corners=False): for each output index, the
+    source indices below and above it and the weight of the one above, (n_out,) each."""
+    src = np.maximum((np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5, 0)
+    low = np.minimum(src.astype(np.int64), n_in - 1)
+    return low, np.minimum(low + 1, n_in - 1), (src - low).astype(np.float32)
