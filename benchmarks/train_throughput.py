@@ -15,6 +15,7 @@ import torch
 
 from artcolor.model import ColorNet
 from artcolor.training.config import preset_config
+from artcolor.training.loop import param_groups
 from artcolor.training.step import StyledNet, compute_loss
 from artcolor.training.recipe import make_sample
 
@@ -26,7 +27,7 @@ def throughput(name: str, steps: int, batch_size: int, channels_last: bool) -> f
     model = StyledNet(net)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    opt = torch.optim.AdamW(param_groups(net, 1e-4, cfg.optim.encoder_lr), lr=1e-4)  # the encoder frozen, as in training
     s = cfg.model.image_size
     photos = torch.randint(0, 256, (batch_size, 3, s, s), dtype=torch.uint8)
     paintings = torch.randint(0, 256, (batch_size, 3, s, s), dtype=torch.uint8)
@@ -34,7 +35,7 @@ def throughput(name: str, steps: int, batch_size: int, channels_last: bool) -> f
     times = []
     for step in range(steps + 1):  # the first step warms up
         t0 = time.perf_counter()
-        sample = make_sample(photos, paintings, cfg.recipe, g)
+        sample = make_sample(photos, paintings, cfg.recipe, g, cfg.model.hints)
         loss, _ = compute_loss(model, net, sample, cfg, g)
         opt.zero_grad(set_to_none=True)
         loss.backward()

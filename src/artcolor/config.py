@@ -6,9 +6,10 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 ColorSpace = Literal["lab", "rgb"]
+Encoder = Literal["none", "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
 Activation = Literal["relu", "silu", "leaky_relu"]
 
 
@@ -34,6 +35,9 @@ class ModelConfig:
     palette_bins: int = 0
     # learned classes per band, keyed on the gray image by a small net (palette.PaletteKeys); 1: bands only
     palette_classes: int = 1
+    # ImageNet-pretrained encoder of the gray photo whose features join the U-Net (model/efficientnet.py)
+    encoder: Encoder = "none"
+    hints: bool = False  # colour hints (a*, b*, mask) as input channels beside L*
     color_space: ColorSpace = "lab"  # lab: predict ab from L; rgb: predict RGB (the report's choice)
     image_size: int = 128  # training size, and the default working short side at inference
 
@@ -60,6 +64,10 @@ class ModelConfig:
                 raise ValueError(f"{name} must be {kind}, got {value!r}")
         if self.color_space not in ("lab", "rgb"):
             raise ValueError(f"color_space must be 'lab' or 'rgb', got {self.color_space!r}")
+        if self.encoder not in get_args(Encoder):
+            raise ValueError(f"unknown encoder {self.encoder!r}")
+        if not isinstance(self.hints, bool):
+            raise ValueError(f"hints must be true or false, got {self.hints!r}")
         if self.activation not in ("relu", "silu", "leaky_relu"):
             raise ValueError(f"unknown activation {self.activation!r}")
 
@@ -75,8 +83,8 @@ class ModelConfig:
 
     @property
     def multiple(self) -> int:
-        """Spatial sizes must be divisible by this (one halving per level below the top)."""
-        return 2 ** (len(self.channels) - 1)
+        """Spatial sizes must be divisible by this (one halving per level below the top; the encoder's 32)."""
+        return max(2 ** (len(self.channels) - 1), 32 if self.encoder != "none" else 1)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -121,8 +129,9 @@ PRESETS: dict[str, ModelConfig] = {
         style_dim=32,
         color_space="rgb",
     ),
-    # ours: Lab, a wider bottleneck, a larger style vector and a luminance-keyed palette with classes
-    "default": ModelConfig(palette_bins=16, palette_classes=8),
+    # ours: Lab, a wider bottleneck, a larger style vector and a luminance-keyed palette with classes,
+    # and, for what is in the photo, ImageNet EfficientNet-Lite0 features; colour hints
+    "default": ModelConfig(palette_bins=16, palette_classes=8, encoder="efficientnet-lite0", hints=True),
     # for tests: a few thousand parameters
     "tiny": ModelConfig(
         channels=(8, 8, 16),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ..color import lab_to_linear_rgb, rgb_to_lab, srgb_to_linear
+from ..color import lab_to_linear_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linear, y_from_l
 from ..config import ModelConfig
 from .adain import AdaIN
+from .efficientnet import EfficientNetLite
 from .palette import AB_SCALE, FEATURES, PaletteKeys, luminance_palette, palette_prior
 
+HINT_CHANNELS = 3  # a*, b* (/ AB_SCALE, zero where there is no hint) and the hint mask
 _ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
 
 
@@ -44,8 +47,10 @@ class Down(nn.Module):
             for i in range(n_blocks)
         )
 
-    def forward(self, x, style):
+    def forward(self, x, style, features=None):
         x = self.pool(x)
+        if features is not None:
+            x = x + features
         for block in self.blocks:
             x = block(x, style)
         return x
@@ -94,15 +99,44 @@ class StyleEncoder(nn.Module):
         return torch.cat([latent, luminance_palette(lab, self.palette_bins, classes)], dim=1)
 
 
+class SemanticFeatures(nn.Module):
+    """The gray photo through a pretrained EfficientNet-Lite, each of its feature maps (strides 4 to 32)
+    projected by a 1x1 conv and added to the input of the U-Net level of its stride (after its pooling;
+    the deepest level takes the coarser maps too).
+
+    The projections start at zero, so a U-Net grown from one without the encoder computes what it did.
+    """
+
+    def __init__(self, variant: str, channels: tuple[int, ...]):
+        super().__init__()
+        self.encoder = EfficientNetLite(variant)
+        self.levels = [min(2 + i, len(channels) - 1) for i in range(len(self.encoder.channels))]  # stride 4 = level 2
+        self.proj = nn.ModuleList(nn.Conv2d(c, channels[level - 1], 1) for c, level in zip(self.encoder.channels, self.levels))
+        for conv in self.proj:
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, l: torch.Tensor, n_levels: int) -> list[torch.Tensor | None]:
+        """L* (B, 1, H, W) -> one additive input per U-Net level (None where nothing joins)."""
+        gray = linear_to_srgb(y_from_l(l).clamp(0, 1).expand(-1, 3, -1, -1))  # the photo as sRGB gray
+        out: list[torch.Tensor | None] = [None] * n_levels
+        for f, level, proj in zip(self.encoder.features(gray), self.levels, self.proj):
+            size = (l.shape[-2] >> level, l.shape[-1] >> level)
+            x = F.interpolate(proj(f), size=size, mode="bilinear", align_corners=False) if f.shape[-2:] != size else proj(f)
+            out[level] = x if out[level] is None else out[level] + x
+        return out
+
+
 class ColorNet(nn.Module):
     """Gray L in, colour out, steered by a style code at every block.
 
-    `forward(l, style)`: l (B, 1, H, W) with L* in [0, 100] and H, W divisible by `config.multiple`;
-    style (B, code_dim) or None for the learned null style (automatic colourisation). The code's
-    latent drives every AdaIN; its palette, if the config has one, is looked up by each pixel's L*
-    (and, with `palette_classes`, by the class `palette_keys` sees in the gray image) and enters as
-    extra input channels. Returns ab (B, 2, H, W) in Lab mode, or sRGB (B, 3, H, W)
-    around [0, 1] in RGB mode.
+    `forward(l, style, hints)`: l (B, 1, H, W) with L* in [0, 100] and H, W divisible by
+    `config.multiple`; style (B, code_dim) or None for the learned null style (automatic
+    colourisation). The code's latent drives every AdaIN; its palette, if the config has one, is
+    looked up by each pixel's L* (and, with `palette_classes`, by the class `palette_keys` sees in the
+    gray image) and enters as extra input channels, as do colour hints (see `inputs`). With an
+    `encoder`, ImageNet features of the gray photo join the U-Net at strides 4 to 32 (`SemanticFeatures`).
+    Returns ab (B, 2, H, W) in Lab mode, or sRGB (B, 3, H, W) around [0, 1] in RGB mode.
     """
 
     def __init__(self, config: ModelConfig):
@@ -112,7 +146,8 @@ class ColorNet(nn.Module):
         self.style_encoder = StyleEncoder(c.style_channels, d, act, c.palette_bins)
         self.null_style = nn.Parameter(torch.zeros(c.code_dim))
         self.palette_keys = PaletteKeys(c.classes, activation=_ACTIVATIONS[act]) if c.classes > 1 else None
-        inputs = 1 + (FEATURES if c.palette_bins else 0)
+        self.semantic = SemanticFeatures(c.encoder, ch) if c.encoder != "none" else None
+        inputs = 1 + (FEATURES if c.palette_bins else 0) + (HINT_CHANNELS if c.hints else 0)
         self.downs = nn.ModuleList(
             Down(inputs if i == 0 else ch[i - 1], ch[i], c.blocks[i], c.enc_convs, d, act, pool=i > 0)
             for i in range(len(ch))
@@ -130,7 +165,7 @@ class ColorNet(nn.Module):
     def null(self, batch_size: int) -> torch.Tensor:
         return self.null_style.expand(batch_size, -1)
 
-    def forward(self, l: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, l: torch.Tensor, style: torch.Tensor | None = None, hints: torch.Tensor | None = None) -> torch.Tensor:
         m = self.config.multiple
         if l.shape[-2] % m or l.shape[-1] % m:
             raise ValueError(f"input height and width must be divisible by {m}, got {tuple(l.shape[-2:])}")
@@ -138,14 +173,12 @@ class ColorNet(nn.Module):
             style = self.null(l.shape[0])
         if style.shape[-1] != self.config.code_dim:
             raise ValueError(f"expected a style code of {self.config.code_dim} numbers, got {style.shape[-1]}")
-        x = l / 50 - 1
-        if self.config.palette_bins:
-            prior = palette_prior(l, style[:, self.config.style_dim:], self.config.palette_bins, self.keys(l))
-            x = torch.cat([x, prior], dim=1)
-            style = style[:, :self.config.style_dim]
+        x = self.inputs(l, style, hints)
+        style = style[:, :self.config.style_dim]  # the latent drives the AdaINs; the palette is in x
+        features = self.semantic(l, len(self.downs)) if self.semantic is not None else [None] * len(self.downs)
         skips = []
-        for down in self.downs:
-            x = down(x, style)
+        for down, f in zip(self.downs, features):
+            x = down(x, style, f)
             skips.append(x)
         skips.pop()  # the bottleneck is not a skip
         for up in self.ups:
@@ -154,6 +187,24 @@ class ColorNet(nn.Module):
         if self.config.color_space == "lab":
             return out * AB_SCALE
         return out + 0.5
+
+    def inputs(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None) -> torch.Tensor:
+        """The U-Net's input (B, C, H, W): L*, the palette prior, the hint channels, as the config has them.
+
+        hints (B, 3, H, W): a*, b* and a mask (1 where a hint is), or None for no hints.
+        """
+        x = [l / 50 - 1]
+        if self.config.palette_bins:
+            x.append(palette_prior(l, style[:, self.config.style_dim:], self.config.palette_bins, self.keys(l)))
+        if self.config.hints:
+            if hints is None:
+                x.append(l.new_zeros(l.shape[0], HINT_CHANNELS, *l.shape[-2:]))
+            else:
+                mask = hints[:, 2:3]
+                x.append(torch.cat([hints[:, :2] * mask / AB_SCALE, mask], dim=1))
+        elif hints is not None:
+            raise ValueError("this model takes no colour hints (its config has hints: false)")
+        return torch.cat(x, dim=1)
 
     def to_linear_rgb(self, l: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """The network's prediction as linear RGB (B, 3, H, W), unclipped."""
