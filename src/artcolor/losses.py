@@ -41,6 +41,28 @@ def palette(ab_pred: torch.Tensor, ab_reference: torch.Tensor, n_points: int = 1
     return (quantiles(ab_pred) - quantiles(ab_reference)).abs().mean(dim=(1, 2))
 
 
+def hint(ab_pred: torch.Tensor, hints: torch.Tensor, delta: float = 0.05) -> torch.Tensor:
+    """Huber on ab / 110 at the hints' pixels: (B, 2, H, W), hints (B, 3, H, W) a*, b*, mask -> (B,), 0 without hints."""
+    mask = hints[:, 2:3]
+    loss = F.huber_loss(ab_pred / AB_SCALE, hints[:, :2] / AB_SCALE, delta=delta, reduction="none") * mask
+    return loss.sum(dim=(1, 2, 3)) / (2 * mask.sum(dim=(1, 2, 3))).clamp(min=1) / delta
+
+
+def feature_distance(encoder, rgb_pred: torch.Tensor, rgb_target: torch.Tensor, stages: int = 2) -> torch.Tensor:
+    """Distance between EfficientNet-Lite features of output and target sRGB (B, 3, H, W) -> (B,).
+
+    LPIPS' recipe on another backbone: each feature map unit-normalised along its channels, squared
+    differences averaged, one term per stage (strides 4 and 8 by default: texture and parts, the
+    cheap stages). Gradients flow through the frozen encoder to the prediction.
+    """
+    with torch.no_grad():
+        target = encoder.features(rgb_target, stages)
+    total = 0
+    for a, b in zip(encoder.features(rgb_pred.clamp(0, 1), stages), target):
+        total = total + (F.normalize(a, dim=1) - F.normalize(b, dim=1)).square().sum(dim=1).mean(dim=(1, 2))
+    return total / stages
+
+
 class LPIPSUnavailable(RuntimeError):
     pass
 

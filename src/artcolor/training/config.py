@@ -41,6 +41,11 @@ class RecipeConfig:
     p_painting: float = 0.7  # a different reference is a painting (else another photo)
     patch_grid: int = 4  # the reference is cut into grid x grid patches and shuffled...
     p_shuffle: float = 0.5  # ...with this probability (always cropped, flipped and rotated)
+    # colour hints (models with hints): in every reference mode, a share of the samples gets a few
+    # small patches of the target's own a*b* (Zhang et al. 2017 sample them from the ground truth too)
+    p_hints: float = 0.5  # share of samples with hints
+    hint_count: float = 6.0  # mean number of hints in a sample with hints (1 + geometric)
+    hint_size: tuple[int, int] = (1, 5)  # side of a hint's square patch, in training pixels
 
 
 @dataclass
@@ -51,6 +56,10 @@ class LossConfig:
     palette: float = 1.0  # sliced Wasserstein in ab, output vs reference (different-reference samples)
     auto_palette: float = 0.5  # sliced Wasserstein in ab, output vs ground truth (no-reference samples): no sepia
     other_reconstruction: float = 0.3  # weight of the reconstruction loss when the reference differs
+    hint: float = 1.0  # Huber on ab at the hints' pixels, in every mode: a hint wins over a painting where it is
+    # feature distance on the frozen encoder's first stages (EfficientNet-Lite, strides 4 and 8) between
+    # output and target sRGB: the perceptual role LPIPS plays in the report (its AlexNet cannot be had here)
+    feature: float = 0.0
     lpips: float = 0.0  # needs the optional `lpips` backbone, which cannot be downloaded offline
 
 
@@ -66,6 +75,7 @@ class OptimConfig:
     min_lr_ratio: float = 0.05  # cosine decays to lr * this
     clip: float = 1.0
     ema: float = 0.999  # 0 disables EMA weights
+    encoder_lr: float = 0.0  # learning rate of the pretrained encoder; 0 keeps it frozen
 
 
 @dataclass

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from .. import losses
 from ..inference import load_net, pick_device, save_net
 from ..model import ColorNet
+from ..model.efficientnet import load_pretrained
 from ..model.palette import split_classes
 from . import data as D
 from .checkpoint import load_checkpoint, restore_rng, save_checkpoint
@@ -101,13 +102,15 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, until: int | 
         raise TrainingError(str(e)) from None
 
     run = build_run(cfg, out, dist)
-    if init is not None and not resume:
-        start_from(run, init)
     if resume:
         restore(run, load_checkpoint(out / "checkpoint.pt"))
         if dist.is_main:
             stop = f", stopping at {until}" if until and until < cfg.optim.steps else ""
             print(f"resuming {out} at step {run.step} of {cfg.optim.steps}{stop}", file=sys.stderr, flush=True)
+    elif init is not None:
+        start_from(run, init)
+    else:
+        pretrained_encoder(run)
     if dist.is_main:
         cfg.save(out / "config.yaml")
         run.diag = Diagnostics(out, cfg, val_sets, run.device)
@@ -124,7 +127,7 @@ def build_run(cfg: TrainConfig, out: Path, dist: Dist) -> Run:
     net = ColorNet(cfg.model).to(device)
     ema = copy.deepcopy(net).requires_grad_(False) if cfg.optim.ema else None
     o = cfg.optim
-    opt = torch.optim.AdamW(net.parameters(), lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+    opt = torch.optim.AdamW(param_groups(net, o.lr, o.encoder_lr), lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
     layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = dist.wrap(StyledNet(net).to(memory_format=layout))
@@ -132,11 +135,38 @@ def build_run(cfg: TrainConfig, out: Path, dist: Dist) -> Run:
     return Run(cfg, out, net, ema, model, opt, sched, dist, device, layout, lpips)
 
 
+def param_groups(net: ColorNet, lr: float, encoder_lr: float) -> list[dict]:
+    """The network's parameters for the optimiser; the pretrained encoder's, at `encoder_lr`, only if
+    it is above 0 (otherwise the encoder is frozen: no gradients, no optimiser state)."""
+    encoder = list(net.semantic.encoder.parameters()) if net.semantic is not None else []
+    frozen = {id(p) for p in encoder}
+    groups = [{"params": [p for p in net.parameters() if id(p) not in frozen], "lr": lr}]
+    if encoder and encoder_lr > 0:
+        groups.append({"params": encoder, "lr": encoder_lr})
+    else:
+        for p in encoder:
+            p.requires_grad_(False)
+    return groups
+
+
+def pretrained_encoder(run: Run) -> None:
+    """A fresh run's encoder starts from ImageNet (the optional package holding its weights)."""
+    if run.net.semantic is None:
+        return
+    try:
+        for net in filter(None, (run.net, run.ema)):
+            load_pretrained(net.semantic.encoder, run.cfg.model.encoder)
+    except ImportError as e:
+        raise TrainingError(str(e)) from None
+
+
 def start_from(run: Run, folder: str | Path) -> None:
     try:
         source = load_net(folder)
     except (FileNotFoundError, ValueError) as e:
         raise TrainingError(f"--init: {e}") from None
+    if source.semantic is None:  # a model grown an encoder takes ImageNet's
+        pretrained_encoder(run)
     try:
         state, grown = init_state(source, run.net)
     except TrainingError as e:
@@ -148,9 +178,12 @@ def start_from(run: Run, folder: str | Path) -> None:
 
 
 def init_state(source: ColorNet, target: ColorNet) -> tuple[dict, list[str]]:
-    """A trained network's weights for a network that may add a palette, or classes to its palette's bands."""
+    """A trained network's weights for a network that may add a palette, classes to its palette's bands,
+    the pretrained encoder (taken from `target`) or hint inputs."""
     c, t = source.config, target.config
-    same = replace(c, palette_bins=t.palette_bins, palette_classes=t.palette_classes) == t
+    grown = replace(c, palette_bins=t.palette_bins, palette_classes=t.palette_classes, hints=c.hints or t.hints,
+                    encoder=t.encoder if c.encoder == "none" else c.encoder)
+    same = grown == t
     fits = c.palette_bins in (0, t.palette_bins) and c.classes in (1, t.palette_classes)
     if not (same and fits):
         raise TrainingError("its model config differs from the run's; use --config with the same model section")
@@ -313,7 +346,7 @@ def run_steps(run: Run, loader, end: int) -> None:
 def forward_backward(run: Run, batch, micro: int) -> dict:
     cfg, o = run.cfg, run.cfg.optim
     g = torch.Generator().manual_seed(D._seed(cfg.seed, "recipe", run.step * o.grad_accum + micro, run.dist.rank))
-    sample = _to(make_sample(batch.photos, batch.paintings, cfg.recipe, g), run.device, run.layout)
+    sample = _to(make_sample(batch.photos, batch.paintings, cfg.recipe, g, cfg.model.hints), run.device, run.layout)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if run.device.type == "cuda" else contextlib.nullcontext()
     with run.dist.no_sync(run.model, last=micro == o.grad_accum - 1), autocast:
         loss, parts = compute_loss(run.model, run.net, sample, cfg, g, run.lpips)
@@ -345,8 +378,9 @@ def report(run: Run, parts: dict, rate: float, skipped: int) -> None:
 
 
 def _to(sample, device, layout):
-    for name in ("l", "target_lab", "target_rgb", "reference"):
-        setattr(sample, name, getattr(sample, name).to(device, memory_format=layout, non_blocking=True))
+    for name in ("l", "target_lab", "target_rgb", "reference", "hints"):
+        if getattr(sample, name) is not None:
+            setattr(sample, name, getattr(sample, name).to(device, memory_format=layout, non_blocking=True))
     sample.mode = sample.mode.to(device)
     return sample
 

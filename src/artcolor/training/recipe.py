@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +31,7 @@ class Sample:
     target_rgb: torch.Tensor  # (B, 3, S, S) sRGB in [0, 1]
     reference: torch.Tensor  # (B, 3, S, S) sRGB in [0, 1] (unused where mode is NONE)
     mode: torch.Tensor  # (B,) SELF, OTHER or NONE
+    hints: torch.Tensor | None = None  # (B, 3, S, S): a*, b* and mask of colour hints taken from the target
 
     @property
     def reference_ab(self) -> torch.Tensor:
@@ -73,9 +75,32 @@ def draw_modes(cfg: RecipeConfig, batch_size: int, g: torch.Generator) -> torch.
     return torch.multinomial(p / p.sum(), batch_size, replacement=True, generator=g)
 
 
+def draw_hints(target_lab: torch.Tensor, cfg: RecipeConfig, g: torch.Generator) -> torch.Tensor:
+    """Colour hints from the target: (B, 3, S, S) Lab -> (B, 3, S, S) a*, b*, mask.
+
+    A share `p_hints` of the samples gets 1 + a geometric number of hints (mean `hint_count`), each a
+    square patch of random side in `hint_size` at a uniform place, holding the patch's mean a*b*.
+    """
+    b, _, h, w = target_lab.shape
+    hints = torch.zeros_like(target_lab)
+    p = 1 / max(cfg.hint_count, 1.0)  # 1 + Geometric(p) has mean 1 / p
+    for i in range(b):
+        if torch.rand((), generator=g) >= cfg.p_hints:
+            continue
+        n = 1 + int(torch.log(torch.rand((), generator=g).clamp(min=1e-9)) / math.log1p(-p)) if p < 1 else 1
+        for _ in range(min(n, 64)):
+            side = int(torch.randint(cfg.hint_size[0], cfg.hint_size[1] + 1, (), generator=g))
+            y, x = int(torch.randint(0, h - side + 1, (), generator=g)), int(torch.randint(0, w - side + 1, (), generator=g))
+            patch = target_lab[i, 1:, y:y + side, x:x + side]
+            hints[i, :2, y:y + side, x:x + side] = patch.mean(dim=(1, 2), keepdim=True)
+            hints[i, 2, y:y + side, x:x + side] = 1
+    return hints
+
+
 def make_sample(photos: torch.Tensor, paintings: torch.Tensor | None, cfg: RecipeConfig,
-                g: torch.Generator) -> Sample:
-    """photos (B, 3, S, S) uint8, paintings (P, 3, S, S) uint8 or None -> the training sample."""
+                g: torch.Generator, hints: bool = False) -> Sample:
+    """photos (B, 3, S, S) uint8, paintings (P, 3, S, S) uint8 or None -> the training sample
+    (with colour hints drawn from the target when `hints`)."""
     rgb = photos.float() / 255
     lab = rgb_to_lab(rgb)
     b = rgb.shape[0]
@@ -99,7 +124,8 @@ def make_sample(photos: torch.Tensor, paintings: torch.Tensor | None, cfg: Recip
             reference[i] = scramble(target_rgb[i], g, cfg.patch_grid, cfg.p_shuffle)
         elif mode[i] == OTHER:
             reference[i] = others[i]
-    return Sample(lab[:, :1], target_lab, target_rgb, reference, mode)
+    drawn = draw_hints(target_lab, cfg, g) if hints else None
+    return Sample(lab[:, :1], target_lab, target_rgb, reference, mode, drawn)
 
 
 def _other_references(rgb, paintings, cfg, g):

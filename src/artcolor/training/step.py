@@ -20,15 +20,15 @@ class StyledNet(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, l, reference, use_null):
+    def forward(self, l, reference, use_null, hints=None):
         style = self.net.encode_style(reference)
         style = torch.where(use_null[:, None], self.net.null(l.shape[0]), style)
-        return self.net(l, style)
+        return self.net(l, style, hints)
 
 
 def compute_loss(model: nn.Module, net: ColorNet, sample, cfg: TrainConfig, g: torch.Generator, lpips=None):
     """The recipe's loss for one sample batch -> (scalar loss, {name: float})."""
-    out = model(sample.l, sample.reference, sample.mode == NONE)
+    out = model(sample.l, sample.reference, sample.mode == NONE, sample.hints)
     if net.config.color_space == "lab":
         ab, rgb = out, lab_to_rgb(torch.cat([sample.l, out], dim=1))
     else:
@@ -39,7 +39,8 @@ def compute_loss(model: nn.Module, net: ColorNet, sample, cfg: TrainConfig, g: t
     terms = {"huber_ab": (w.huber_ab, lambda: losses.huber_ab(ab, sample.target_lab[:, 1:])),
              "mse": (w.mse, lambda: losses.mse(out if net.config.color_space == "rgb" else rgb, sample.target_rgb)),
              "ssim": (w.ssim, lambda: losses.ssim(rgb, sample.target_rgb)),
-             "lpips": (w.lpips, lambda: lpips(rgb, sample.target_rgb))}
+             "lpips": (w.lpips, lambda: lpips(rgb, sample.target_rgb)),
+             "feature": (w.feature, lambda: losses.feature_distance(net.semantic.encoder, rgb, sample.target_rgb))}
     for name, (scale, fn) in terms.items():
         if scale:
             value = fn()
@@ -56,5 +57,9 @@ def compute_loss(model: nn.Module, net: ColorNet, sample, cfg: TrainConfig, g: t
         pal = losses.palette(ab[none], sample.target_lab[none, 1:], generator=g)
         parts["auto_palette"] = pal.mean().item()
         loss = loss + w.auto_palette * pal.sum() / len(none)
+    if w.hint and sample.hints is not None and sample.hints[:, 2].any():
+        hint = losses.hint(ab, sample.hints)
+        parts["hint"] = hint.mean().item()
+        loss = loss + w.hint * hint.mean()
     parts["loss"] = loss.item()
     return loss, parts
