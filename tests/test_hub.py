@@ -19,6 +19,7 @@ from conftest import perturbed_colorizer
 from PIL import Image
 
 from artcolor import Colorizer, palette_image
+from artcolor.config import preset
 from artcolor.hub import model_card, write_model_card
 
 
@@ -239,3 +240,9 @@ def test_push_to_hub_uploads_the_model_folder(tiny_perturbed, monkeypatch):
     assert config["model"] == json.loads(json.dumps(tiny_perturbed.config.to_dict()))
     with pytest.raises(ValueError, match="repo_id must be ORG/NAME, got 'no slash'"):
         tiny_perturbed.push_to_hub("no slash")
+
+
+def test_card_credits_the_pretrained_encoder_and_its_licence():
+    card = model_card(preset("default"))
+    assert "EfficientNet-Lite0" in card and "Apache-2.0" in card and "colour hints" in card
+    assert "EfficientNet" not in model_card(preset("seed"))

