@@ -176,6 +176,22 @@ def test_every_command_takes_weights_from_the_hub(hub, folder, run_cli, tmp_path
         assert code == 1 and "hf://artcolor-test/missing: not in the local Hugging Face cache" in err, args
 
 
+def test_export_and_the_onnx_colorizer_take_the_hub(hub, folder, run_cli, tmp_path, gray_photo):
+    pytest.importorskip("onnxruntime")
+    from artcolor.onnx import OnnxColorizer
+
+    code, _, err = run_cli("export", "--weights", "hf://artcolor-test/tiny", tmp_path / "export")
+    assert code == 0, err
+    cache, _ = hub
+    cache_model(cache, "artcolor-test/tiny-onnx", tmp_path / "export")  # an uploaded export folder
+    got = OnnxColorizer("hf://artcolor-test/tiny-onnx").colorize(gray_photo)
+    expected = Colorizer.load(folder).colorize(gray_photo)
+    assert got.size == gray_photo.size
+    assert np.abs(np.asarray(got).astype(int) - np.asarray(expected).astype(int)).max() <= 1
+    code, _, err = run_cli("export", "--weights", "hf://artcolor-test/missing", tmp_path / "x")
+    assert code == 1 and "hf://artcolor-test/missing: not in the local Hugging Face cache" in err
+
+
 def test_train_init_from_the_hub(hub, folder, run_cli, tmp_path):
     from safetensors.torch import load_file
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -152,3 +153,16 @@ def test_runs_where_torch_is_not_installed(model, odd_photo, coffee, tmp_path):
         with Image.open(out / f"{name}.png") as got:
             assert got.size == odd_photo.size
             assert psnr(got, image) >= PSNR_FLOOR, name
+
+
+def test_readme_onnx_example_runs(model, gray_photo, coffee, tmp_path, monkeypatch):
+    """The README's OnnxColorizer example, with its placeholder folder filled in."""
+    _, folder = model
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    code = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "OnnxColorizer(" in block)
+    gray_photo.save(tmp_path / "photo.jpg")
+    coffee.save(tmp_path / "painting.jpg")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code.replace('"OUT_DIR"', repr(str(folder))), "README.md", "exec"), {})
+    with Image.open(tmp_path / "photo_colour.png") as im:
+        assert im.size == gray_photo.size
