@@ -171,7 +171,8 @@ def test_style_weights_must_match_the_styles(run_cli, photos, model_dir, tmp_pat
     coffee.save(tmp_path / "b.png")
     code, _, stderr = run_cli("colorize", photos, "-o", tmp_path / "out", "--weights", model_dir,
                               "--style", tmp_path / "b.png", "--style-weights", "1,2")
-    assert code == 1 and "--style-weights" in stderr
+    assert code == 2 and "--style-weights" in stderr  # a usage error
+    assert not (tmp_path / "out").exists()
 
 
 # ---- usage errors

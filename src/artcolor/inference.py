@@ -20,6 +20,7 @@ from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
+from .checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, blend_weights, finite_number, integer
 from .color import chroma_ratio
 from .config import ModelConfig, preset
 from .hub import push_folder, resolve_model, write_model_card
@@ -30,6 +31,11 @@ from .pipeline import MAX_ASPECT, prepare, recombine, reference_input, resize_sh
 
 BUNDLED = Path(__file__).parent / "weights" / "default"
 Backend = Literal["torch", "onnxruntime"]
+
+
+class PredictionError(ValueError):
+    """The network gave a non-finite (NaN or inf) style code or prediction: damaged weights, or an
+    overflow. Raised instead of returning the black image such values would become."""
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -56,9 +62,9 @@ class Colorizer:
         self.device = pick_device(device)
         self.net = net.to(self.device).eval()
         self.config: ModelConfig = net.config
-        self.size = size or self.config.image_size
-        self.max_pixels = max_pixels
-        self.batch_size = batch_size
+        self.size = self.config.image_size if size is None else integer("size", size, MIN_SIZE, MAX_SIZE)
+        self.max_pixels = None if max_pixels is None else integer("max_pixels", max_pixels, 0)
+        self.batch_size = integer("batch_size", batch_size, 1)
         self.backend = backend
         # the U-Net's runner: the network itself, or its ONNX export on onnxruntime (see export.py)
         self._run = self.net if backend == "torch" else _onnx_runner(self.net)
@@ -103,20 +109,20 @@ class Colorizer:
     @torch.inference_mode()
     def encode_style(self, style: ImageLike | Sequence[ImageLike] | None, strength: float = 1.0,
                      style_weights: Sequence[float] | None = None) -> torch.Tensor:
-        """Reference(s) -> one style code (code_dim,); None gives the null style (automatic)."""
+        """Reference(s) -> one style code (code_dim,); None gives the null style (automatic).
+
+        `strength` in [0, MAX_STRENGTH] (4); `style_weights`: one finite weight >= 0 per reference.
+        """
+        strength = finite_number("strength", strength, 0.0, MAX_STRENGTH)
         null = self.net.null_style.detach()
         if style is None:
-            return null
+            return _finite_code(null)
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
-        weights = torch.as_tensor(style_weights if style_weights is not None else [1.0] * len(styles),
-                                  dtype=torch.float32, device=self.device)
-        if len(weights) != len(styles):
-            raise ValueError(f"got {len(styles)} styles but {len(weights)} style weights")
-        if (weights < 0).any() or weights.sum() <= 0:
-            raise ValueError(f"style weights must be non-negative with a positive sum, got {weights.tolist()}")
+        weights = torch.tensor(blend_weights("style_weights", style_weights, len(styles))
+                               if style_weights is not None else [1 / len(styles)] * len(styles), device=self.device)
         vectors = torch.stack([self._encode_one(s) for s in styles])
-        blended = (weights[:, None] * vectors).sum(0) / weights.sum()
-        return null + strength * (blended - null)
+        blended = (weights[:, None] * vectors).sum(0)
+        return _finite_code(null + strength * (blended - null))
 
     def _encode_one(self, style: ImageLike) -> torch.Tensor:
         x = torch.from_numpy(reference_input(style, self.config.style_size, self.max_pixels)).to(self.device)
@@ -130,7 +136,8 @@ class Colorizer:
 
         `style`: a reference (path, PIL image or array; a palette from `palette_image`), a list of
         them blended by `style_weights`, or None for automatic colourisation. `strength` moves from
-        the null style (0) to the reference (1) and beyond.
+        the null style (0) to the reference (1) and beyond, up to 4. A number out of range (NaN too)
+        is a ValueError naming it; a prediction that is not finite, a PredictionError.
         """
         single = not isinstance(image, (list, tuple))
         images = [image] if single else list(image)
@@ -145,8 +152,11 @@ class Colorizer:
     @torch.inference_mode()
     def colorize_planes(self, planes: list[tuple[np.ndarray, Image.Image | None]], style: torch.Tensor,
                         size: int | None = None) -> list[Image.Image]:
-        """Prepared inputs -> colour images; inputs of the same working size share a batch."""
-        size = size or self.size
+        """Prepared inputs -> colour images; inputs of the same working size share a batch.
+
+        Raises PredictionError, rather than return a black image, if a prediction is not finite.
+        """
+        size = self.size if size is None else integer("size", size, MIN_SIZE, MAX_SIZE)
         shapes = [working_size(*y.shape, size, self.config.multiple) for y, _ in planes]
         ratios: list[torch.Tensor | None] = [None] * len(planes)
         for shape in dict.fromkeys(shapes):
@@ -163,7 +173,19 @@ class Colorizer:
 
     def _predict_ratio(self, l: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         out = self._run(l, style.expand(l.shape[0], -1))
-        return chroma_ratio(self.net.to_linear_rgb(l, out)).float().cpu()
+        ratio = chroma_ratio(self.net.to_linear_rgb(l, out)).float().cpu()
+        bad = int((~torch.isfinite(ratio)).flatten(1).any(1).sum())
+        if bad:
+            raise PredictionError(f"the network's prediction is not finite (NaN or inf) for {bad} of "
+                                  f"{len(ratio)} images: the model's weights or the style code are damaged")
+        return ratio
+
+
+def _finite_code(code: torch.Tensor) -> torch.Tensor:
+    if not torch.isfinite(code).all():
+        raise PredictionError("the style code is not finite (NaN or inf): the model's style encoder or "
+                              "null style is damaged")
+    return code
 
 
 def _onnx_runner(net: ColorNet):
@@ -209,6 +231,11 @@ def load_net(path: str | os.PathLike) -> ColorNet:
     if bad:
         k = bad[0]
         raise ValueError(f"{folder}: {k} has shape {tuple(state[k].shape)}, config.json implies {tuple(expected[k].shape)}")
+    for k, v in state.items():  # a NaN weight would make every output black, not an error
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            n = int((~torch.isfinite(v)).sum())
+            raise ValueError(f"{folder / 'model.safetensors'}: {k} holds {n} non-finite values (NaN or inf) "
+                             f"of {v.numel()}; the weights are damaged")
     net = ColorNet(config)
     net.load_state_dict({k: v.float() for k, v in state.items()})
     return net

@@ -10,6 +10,7 @@ import click
 from tqdm import tqdm
 
 from . import WEIGHTS_HELP, fail
+from ..checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, blend_weights, finite_number
 from ..image import DEFAULT_MAX_PIXELS, ImageError, list_images, save_atomic
 
 
@@ -19,8 +20,10 @@ from ..image import DEFAULT_MAX_PIXELS, ImageError, list_images, save_atomic
 @click.option("--style", multiple=True, type=click.Path(path_type=Path), help="Reference image (repeat to blend).")
 @click.option("--style-weights", default=None, help="Blend weights, comma-separated, one per --style.")
 @click.option("--palette", default=None, help="Reference as colours: '#264653,#e9c46a,...'.")
-@click.option("--strength", default=1.0, show_default=True, type=float, help="0 = automatic, 1 = reference.")
-@click.option("--size", default=None, type=click.IntRange(min=16), help="Working short side (default: training size).")
+@click.option("--strength", default=1.0, show_default=True, type=float, callback=lambda ctx, param, v: _strength(v),
+              help=f"0 = automatic, 1 = reference, up to {MAX_STRENGTH:g}.")
+@click.option("--size", default=None, type=click.IntRange(MIN_SIZE, MAX_SIZE),
+              help="Working short side (default: training size).")
 @click.option("--weights", default=None, metavar="DIR|hf://ORG/NAME", help=WEIGHTS_HELP)
 @click.option("--method", default="model", type=click.Choice(["model", "welsh", "gray"]), show_default=True,
               help="The network, or a classical baseline.")
@@ -34,6 +37,7 @@ def command(inputs, out, style, style_weights, palette, strength, size, weights,
             overwrite):
     """Colourise INPUTS (files or folders, recursive) into OUT, mirroring their relative paths."""
     from ..inference import palette_image
+    from ..inference import PredictionError
 
     styles = [str(s) for s in style]
     if palette:
@@ -55,7 +59,7 @@ def command(inputs, out, style, style_weights, palette, strength, size, weights,
         try:
             save_atomic(colorize_one(src), dst)
             done += 1
-        except (ImageError, OSError, MemoryError) as e:
+        except (ImageError, OSError, MemoryError, PredictionError) as e:
             failed += 1
             message = f"artcolor: skipped {e}" if isinstance(e, ImageError) else f"artcolor: skipped {src}: {e}"
             tqdm.write(message, file=sys.stderr)  # tqdm.write goes to stdout unless told
@@ -69,10 +73,19 @@ def _parse_weights(text, n_styles):
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
-        fail(f"--style-weights: expected comma-separated numbers, got {text!r}")
-    if len(values) != n_styles:
-        fail(f"--style-weights: {len(values)} weights for {n_styles} references")
+        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint="'--style-weights'")
+    try:
+        blend_weights("--style-weights", values, n_styles)
+    except ValueError as e:  # a usage error (exit 2), like any other bad number
+        raise click.BadParameter(str(e), param_hint="'--style-weights'") from None
     return values
+
+
+def _strength(value):
+    try:
+        return finite_number("strength", value, 0.0, MAX_STRENGTH)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--strength'") from None
 
 
 def _plan(inputs, out, overwrite):
