@@ -125,8 +125,12 @@ def test_bad_folders_are_named(model, model_dir, tmp_path):
     (partial / "config.json").write_text((folder / "config.json").read_text())
     with pytest.raises(FileNotFoundError, match="missing color_net.onnx"):
         OnnxColorizer(partial)
-    with pytest.raises(ValueError, match="style weights"):
+    with pytest.raises(ValueError, match="1 styles but 2 style_weights"):
         OnnxColorizer(folder).encode_style([palette_image(["red"])], style_weights=[1.0, 2.0])
+    with pytest.raises(ValueError, match="strength must be a finite number"):
+        OnnxColorizer(folder).colorize(palette_image(["red"]), strength=float("inf"))
+    with pytest.raises(ValueError, match="size must be an integer"):
+        OnnxColorizer(folder, size=8)
 
 
 def test_runs_where_torch_is_not_installed(model, odd_photo, coffee, tmp_path):

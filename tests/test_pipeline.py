@@ -60,5 +60,8 @@ def test_blend_codes_moves_along_the_line_from_the_null_style():
     assert np.allclose(blend_codes(null, [a, b], [1, 1], 1.0), 2.0)
     assert np.allclose(blend_codes(null, [a, b], [3, 1], 2.0), 3.0)
     assert np.allclose(blend_codes(null, [a], None, 0.0), 0.0)
-    with pytest.raises(ValueError, match="2 styles but 1 style weights"):
+    with pytest.raises(ValueError, match="2 styles but 1 style_weights"):
         blend_codes(null, [a, b], [1], 1.0)
+    for strength in (float("nan"), -0.5, 5.0):
+        with pytest.raises(ValueError, match="strength must be a finite number in"):
+            blend_codes(null, [a], None, strength)

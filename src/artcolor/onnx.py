@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .checks import MAX_SIZE, MIN_SIZE, integer
 from .hub import resolve_model
 from .image import DEFAULT_MAX_PIXELS, ImageLike
 from .pipeline import as_list, blend_codes, prepare, recombine, reference_input, working_l, working_size
@@ -93,8 +94,8 @@ class OnnxColorizer:
         exported = read_export(folder)
         self.config: dict = exported["model"]
         self.multiple, self.style_size = exported["onnx"]["multiple"], self.config["style_size"]
-        self.size = size or self.config["image_size"]
-        self.max_pixels = max_pixels
+        self.size = self.config["image_size"] if size is None else integer("size", size, MIN_SIZE, MAX_SIZE)
+        self.max_pixels = None if max_pixels is None else integer("max_pixels", max_pixels, 0)
         self.null_style = np.load(folder / NULL_STYLE).astype(np.float32)  # (code_dim,)
         self.style_graph = Graph(folder / STYLE_GRAPH, threads)
         self.color_graph = Graph(folder / COLOR_GRAPH, threads)
@@ -103,7 +104,7 @@ class OnnxColorizer:
                      style_weights: Sequence[float] | None = None) -> np.ndarray:
         """Reference(s) -> one style code (code_dim,) float32; None gives the null style (automatic)."""
         if style is None:
-            return self.null_style
+            return blend_codes(self.null_style, [self.null_style], None, strength)  # checks strength too
         codes = [self.style_graph(["style"], rgb=reference_input(s, self.style_size, self.max_pixels))[0][0]
                  for s in as_list(style)]
         return blend_codes(self.null_style, codes, style_weights, strength)
@@ -123,9 +124,12 @@ class OnnxColorizer:
     def colorize_plane(self, y: np.ndarray, alpha: Image.Image | None, style: np.ndarray,
                        size: int | None = None) -> Image.Image:
         """Luminance Y (H, W) in [0, 1], alpha or None, style code (code_dim,) -> the colour image."""
-        l = working_l(y, working_size(*y.shape, size or self.size, self.multiple))  # (1, 1, h, w)
+        size = self.size if size is None else integer("size", size, MIN_SIZE, MAX_SIZE)
+        l = working_l(y, working_size(*y.shape, size, self.multiple))  # (1, 1, h, w)
         feeds = {"l": l, "style": style[None]}
         if "hints" in self.color_graph.inputs:  # a model that takes colour hints: none given
             feeds["hints"] = np.zeros((1, 3, *l.shape[-2:]), np.float32)
         ratio = self.color_graph(["ratio"], **feeds)[0][0]  # (3, h, w)
+        if not np.isfinite(ratio).all():
+            raise ValueError("the network's prediction is not finite (NaN or inf): the exported model is damaged")
         return recombine(y, ratio, alpha)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from .checks import MAX_STRENGTH, blend_weights, finite_number
 from .image import ImageLike, alpha_of, luminance_plane, open_image, rgb_array
 from .srgb import encode_in_gamut, l_from_y
 
@@ -63,14 +64,15 @@ def working_l(y: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def blend_codes(null: np.ndarray, codes: Sequence[np.ndarray], weights: Sequence[float] | None,
                 strength: float) -> np.ndarray:
     """Style codes (code_dim,) of several references -> one: their weighted mean, then `strength`
-    along the line from the null style (0: automatic, 1: the blend, beyond: stronger)."""
-    w = np.asarray(weights if weights is not None else [1.0] * len(codes), dtype=np.float32)
-    if len(w) != len(codes):
-        raise ValueError(f"got {len(codes)} styles but {len(w)} style weights")
-    if (w < 0).any() or w.sum() <= 0:
-        raise ValueError(f"style weights must be non-negative with a positive sum, got {w.tolist()}")
-    blended = (w[:, None] * np.stack(codes)).sum(0) / w.sum()
-    return (null + np.float32(strength) * (blended - null)).astype(np.float32)
+    along the line from the null style (0: automatic, 1: the blend, beyond: stronger, up to 4).
+    Weights and strength are checked as `Colorizer.encode_style` checks them (`checks.py`)."""
+    strength = finite_number("strength", strength, 0.0, MAX_STRENGTH)
+    w = blend_weights("style_weights", weights, len(codes)) if weights is not None else [1 / len(codes)] * len(codes)
+    blended = (np.asarray(w, np.float32)[:, None] * np.stack(codes)).sum(0)
+    code = (null + np.float32(strength) * (blended - null)).astype(np.float32)
+    if not np.isfinite(code).all():  # would become a black image, not an error
+        raise ValueError("the style code is not finite (NaN or inf): the model's style encoder or null style is damaged")
+    return code
 
 
 def as_list(style) -> list:
