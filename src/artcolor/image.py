@@ -205,12 +205,14 @@ def gray_image(y: np.ndarray) -> Image.Image:
     return Image.fromarray(LINEAR16_TO_SRGB8[(np.clip(y, 0, 1) * 65535 + 0.5).astype(np.uint16)], "L")
 
 
-def list_images(inputs: list[str | os.PathLike]) -> list[tuple[Path, Path]]:
-    """Files and folders (recursive) -> (file, path relative to its input) pairs, in a stable order."""
+def list_images(inputs: list[str | os.PathLike], suffixes: set[str] = IMAGE_SUFFIXES) -> list[tuple[Path, Path]]:
+    """Files and folders (recursive) -> (file, path relative to its input) pairs, in a stable order.
+
+    In folders, only files whose suffix is in `suffixes` (lower case, with the dot) are taken."""
     found = []
     for item in map(Path, inputs):
         if item.is_dir():
-            files = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
             found += [(p, p.relative_to(item)) for p in files]
         else:
             found.append((item, Path(item.name)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -11,7 +12,9 @@ from tqdm import tqdm
 
 from . import WEIGHTS_HELP, fail
 from ..checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, blend_weights, finite_number
-from ..image import DEFAULT_MAX_PIXELS, ImageError, list_images, save_atomic
+from ..image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, list_images, save_atomic
+from ..video.codec import VIDEO_SUFFIXES, is_video
+from .video_jobs import video_job
 
 
 @click.command("colorize")
@@ -33,8 +36,11 @@ from ..image import DEFAULT_MAX_PIXELS, ImageError, list_images, save_atomic
 @click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=0),
               help="Refuse inputs with more pixels (0: no limit).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("--codec", default=None, help="Videos: FFmpeg encoder (default: libx264; libvpx-vp9 for .webm).")
+@click.option("--crf", default=18, show_default=True, type=click.IntRange(0, 51),
+              help="Videos: the encoder's constant quality (lower: better, larger).")
 def command(inputs, out, style, style_weights, palette, strength, size, weights, method, device, backend, max_pixels,
-            overwrite):
+            overwrite, codec, crf):
     """Colourise INPUTS (files or folders, recursive) into OUT, mirroring their relative paths."""
     from ..inference import palette_image
     from ..inference import PredictionError
@@ -49,7 +55,9 @@ def command(inputs, out, style, style_weights, palette, strength, size, weights,
     jobs = _plan(inputs, out, overwrite)
     rank, world = _rank_and_world()
     jobs = jobs[rank::world]
-    colorize_one = _make_colorizer(method, weights, device, backend, max_pixels, size, styles, weights_list, strength)
+    colorize_one, colorize_video = _make_colorizer(method, weights, device, backend, max_pixels, size, styles,
+                                                   weights_list, strength)
+    video_one = video_job(colorize_video, codec, crf, {dst.suffix for src, dst in jobs if dst and is_video(src)})
 
     done, failed, skipped = 0, 0, 0
     for src, dst in tqdm(jobs, desc="colorize", unit="img", disable=None, dynamic_ncols=True):
@@ -57,9 +65,12 @@ def command(inputs, out, style, style_weights, palette, strength, size, weights,
             skipped += 1
             continue
         try:
-            save_atomic(colorize_one(src), dst)
+            if is_video(src):
+                video_one(src, dst)
+            else:
+                save_atomic(colorize_one(src), dst)
             done += 1
-        except (ImageError, OSError, MemoryError, PredictionError) as e:
+        except (ImageError, OSError, MemoryError, ImportError, PredictionError) as e:
             failed += 1
             message = f"artcolor: skipped {e}" if isinstance(e, ImageError) else f"artcolor: skipped {src}: {e}"
             tqdm.write(message, file=sys.stderr)  # tqdm.write goes to stdout unless told
@@ -98,11 +109,12 @@ def _plan(inputs, out, overwrite):
     for item in inputs:
         # an output folder nested inside an input folder holds earlier results, not inputs
         nested = item.is_dir() and item.resolve() != out_root
-        found += [(p, rel) for p, rel in list_images([item]) if not (nested and out_root in p.resolve().parents)]
+        found += [(p, rel) for p, rel in list_images([item], IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+                  if not (nested and out_root in p.resolve().parents)]
     sources = {p.resolve() for p, _ in found}
     for src, rel in found:
         dst = out / rel
-        if dst.suffix.lower() not in {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}:
+        if dst.suffix.lower() not in {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"} and not is_video(src):
             dst = dst.with_suffix(".png")
         if dst.resolve() in sources:
             fail(f"{dst}: output would overwrite an input; choose another output folder")
@@ -120,7 +132,7 @@ def _make_colorizer(method, weights, device, backend, max_pixels, size, styles, 
         from .. import baselines
 
         try:
-            return baselines.make(method, styles, style_weights=style_weights, max_pixels=max_pixels)
+            return baselines.make(method, styles, style_weights=style_weights, max_pixels=max_pixels), None
         except ValueError as e:  # ImageError included: an unreadable reference, or none given
             fail(str(e))
     from ..inference import Colorizer, pick_device
@@ -135,4 +147,7 @@ def _make_colorizer(method, weights, device, backend, max_pixels, size, styles, 
         fail(str(e))
     except ImportError as e:
         fail(f"--backend onnxruntime needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
-    return lambda src: colorizer.colorize_planes([colorizer.prepare(src)], vector)[0]
+    from ..video import colorize_video  # PyAV is needed once a video is opened, not before
+
+    return (lambda src: colorizer.colorize_planes([colorizer.prepare(src)], vector)[0],
+            functools.partial(colorize_video, colorizer=colorizer, style=vector, progress=None))

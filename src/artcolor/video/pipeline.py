@@ -1,0 +1,238 @@
+"""Colourising a clip: frames in batches through the network, stabilised, recombined at full size.
+
+`colorize_frames` is the core as a generator, for callers with their own I/O. `colorize_video` runs
+the same core between a decoding thread and an encoding thread, so decoding, the network and
+encoding overlap and only a few batches of frames are ever held in memory (a two-hour film streams).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..image import ImageLike, atomic_write
+from ..inference import Colorizer, recombine, working_size
+from .codec import Frame, VideoReader, VideoWriter, require_av
+from .stability import ChromaStabilizer, require_cv2
+
+Style = ImageLike | Sequence[ImageLike] | torch.Tensor | None
+
+
+class ClipColorizer:
+    """Frames of one clip -> chroma ratios at working size, one style code for the whole clip.
+
+    `stabilize`: True carries colour along optical flow between frames (see `stability.py`), a
+    `ChromaStabilizer` does so with its settings, False gives per-frame colourisation. The
+    stabiliser's state runs from frame to frame, so frames must come in order, and all of one size.
+    """
+
+    def __init__(self, colorizer: Colorizer, style: Style = None, strength: float = 1.0,
+                 style_weights: Sequence[float] | None = None, stabilize: bool | ChromaStabilizer = True,
+                 size: int | None = None):
+        self.colorizer = colorizer
+        self.style = style_code(colorizer, style, strength, style_weights)
+        self.size = size or colorizer.size
+        if isinstance(stabilize, ChromaStabilizer):
+            self.stabilizer: ChromaStabilizer | None = stabilize
+        else:
+            self.stabilizer = ChromaStabilizer() if stabilize else None
+        self.frame_shape: tuple[int, int] | None = None
+
+    @torch.inference_mode()
+    def ratios(self, ys: list[np.ndarray]) -> list[torch.Tensor]:
+        """Luminance planes (H, W) float32 in [0, 1], in clip order -> chroma ratios (3, h, w)."""
+        for y in ys:
+            if self.frame_shape is None:
+                self.frame_shape = y.shape
+            if y.shape != self.frame_shape:
+                raise ValueError(f"frames must all have one size: got {y.shape[1]}x{y.shape[0]} after "
+                                 f"{self.frame_shape[1]}x{self.frame_shape[0]}")
+        c = self.colorizer
+        shape = working_size(*self.frame_shape, self.size, c.config.multiple)
+        l = torch.cat([c._working_l(y, shape) for y in ys])  # (B, 1, h, w), L* in [0, 100]
+        ratios = c._predict_ratio(l, self.style)  # (B, 3, h, w)
+        if self.stabilizer is None:
+            return list(ratios)
+        gray = (l[:, 0] * 2.55).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+        return [torch.from_numpy(self.stabilizer(g, r.numpy())) for g, r in zip(gray, ratios)]
+
+
+def style_code(colorizer: Colorizer, style: Style, strength: float = 1.0,
+               style_weights: Sequence[float] | None = None) -> torch.Tensor:
+    """One style code (code_dim,) for a whole clip: a reference, blended references, None (automatic)
+    or a code already made by `Colorizer.encode_style`."""
+    if isinstance(style, torch.Tensor):
+        return style.to(colorizer.device)
+    return colorizer.encode_style(style, strength, style_weights)
+
+
+def colorize_frames(frames: Iterable[ImageLike], colorizer: Colorizer, style: Style = None, strength: float = 1.0,
+                    style_weights: Sequence[float] | None = None, stabilize: bool | ChromaStabilizer = True,
+                    batch_size: int | None = None) -> Iterator[np.ndarray]:
+    """Gray (or colour) frames in clip order -> colour frames (H, W, 3) uint8, one for each, in order.
+
+    Frames are arrays (H, W) or (H, W, 3) uint8 (or floats in [0, 1]) or PIL images, all of one size;
+    they are read `batch_size` at a time (the colorizer's by default), so memory stays bounded.
+
+    >>> for rgb in colorize_frames(my_frames, Colorizer.load(), style="painting.jpg"):
+    ...     my_writer.write(rgb)
+    """
+    if stabilize:
+        require_cv2()
+    clip = ClipColorizer(colorizer, style, strength, style_weights, stabilize)
+    batch_size = batch_size or colorizer.batch_size
+    batch: list[np.ndarray] = []
+    for frame in frames:
+        batch.append(colorizer.prepare(frame)[0])
+        if len(batch) == batch_size:
+            yield from _recombined(batch, clip.ratios(batch))
+            batch = []
+    if batch:
+        yield from _recombined(batch, clip.ratios(batch))
+
+
+def _recombined(ys: list[np.ndarray], ratios: list[torch.Tensor]) -> Iterator[np.ndarray]:
+    for y, ratio in zip(ys, ratios):
+        yield np.asarray(recombine(y, ratio))
+
+
+def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, style: Style = None,
+                   strength: float = 1.0, style_weights: Sequence[float] | None = None,
+                   stabilize: bool | ChromaStabilizer = True, codec: str | None = None, crf: int = 18,
+                   progress: bool | None = False) -> Path:
+    """Colourise the video file `src` into `dst` (same container as its suffix says).
+
+    The output has the input's frame count, timestamps (so frame rate and duration), size, and its
+    audio streams copied packet for packet. `codec`: an FFmpeg encoder (H.264 by default; VP9 for
+    .webm); `crf`: its constant-quality setting (lower is better and larger). A video that cannot be
+    read raises `VideoError` naming it, and nothing is left at `dst` (it is written to a temporary
+    file beside it and renamed at the end). `progress`: a bar with frames/s and ETA (None: on a
+    terminal only).
+    """
+    require_av()
+    if stabilize:
+        require_cv2()
+    src, dst = Path(src), Path(dst)
+    if src.resolve() == dst.resolve():
+        raise ValueError(f"dst is the input itself ({src}); choose another path")
+    clip = ClipColorizer(colorizer, style, strength, style_weights, stabilize)
+    with VideoReader(src) as reader:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(dst) as f:
+            writer = VideoWriter(f, dst.suffix, reader, codec, crf)
+            try:
+                disable = None if progress is None else not progress
+                with tqdm(total=reader.frame_count, unit="frame", desc=src.name, disable=disable, leave=False,
+                          dynamic_ncols=True) as bar:
+                    _Pipeline(reader, writer, clip, colorizer.batch_size, bar).run()
+                writer.close()
+            except BaseException:
+                writer.abort()
+                raise
+    return dst
+
+
+class _Coloured(NamedTuple):
+    frame: Frame
+    ratio: torch.Tensor
+
+
+_END = object()
+
+
+class _Stopped(Exception):
+    """Another stage failed; this one stops too."""
+
+
+class _Pipeline:
+    """decode (thread) -> network and stabiliser (this thread) -> recombine and encode (thread).
+
+    Audio packets go straight from the decoder to the encoder's queue; the muxer interleaves them.
+    Queues are short, so memory holds a few batches of frames whatever the clip's length.
+    """
+
+    def __init__(self, reader: VideoReader, writer: VideoWriter, clip: ClipColorizer, batch_size: int, bar):
+        self.reader, self.writer, self.clip, self.batch_size, self.bar = reader, writer, clip, batch_size, bar
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.to_net: queue.Queue = queue.Queue(maxsize=batch_size)
+        self.to_writer: queue.Queue = queue.Queue(maxsize=batch_size + 64)  # room for audio packets
+
+    def run(self) -> None:
+        threads = [threading.Thread(target=self._guarded, args=(fn,), daemon=True) for fn in (self._read, self._write)]
+        for t in threads:
+            t.start()
+        try:
+            self._guarded(self._network)
+        finally:
+            for t in threads:
+                t.join()
+        if self.errors:
+            raise self.errors[0]
+
+    def _guarded(self, fn) -> None:
+        try:
+            fn()
+        except _Stopped:
+            pass
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread by run()
+            self.errors.append(e)
+            self.stop.set()
+
+    def _put(self, q: queue.Queue, item) -> None:
+        while True:
+            if self.stop.is_set():
+                raise _Stopped
+            try:
+                return q.put(item, timeout=0.1)
+            except queue.Full:
+                pass
+
+    def _get(self, q: queue.Queue):
+        while True:
+            if self.stop.is_set():
+                raise _Stopped
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                pass
+
+    def _read(self) -> None:
+        for item in self.reader.items():
+            self._put(self.to_net if isinstance(item, Frame) else self.to_writer, item)
+        self._put(self.to_net, _END)
+        self._put(self.to_writer, _END)
+
+    def _network(self) -> None:
+        batch, done = [], False
+        while not done:
+            item = self._get(self.to_net)
+            done = item is _END
+            if not done:
+                batch.append(item)
+            if batch and (done or len(batch) == self.batch_size):
+                for frame, ratio in zip(batch, self.clip.ratios([f.y for f in batch])):
+                    self._put(self.to_writer, _Coloured(frame, ratio))
+                batch = []
+        self._put(self.to_writer, _END)
+
+    def _write(self) -> None:
+        ends = 0
+        while ends < 2:  # one from the decoder (audio), one from the network (frames)
+            item = self._get(self.to_writer)
+            if item is _END:
+                ends += 1
+            elif isinstance(item, _Coloured):
+                rgb = np.asarray(recombine(item.frame.y, item.ratio))
+                self.writer.write(rgb, item.frame.pts, item.frame.duration)
+                self.bar.update(1)
+            else:
+                self.writer.mux_audio(item)

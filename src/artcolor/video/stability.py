@@ -1,0 +1,149 @@
+"""Temporal stability: the previous output's colour carried along optical flow into the next frame.
+
+Colouring each frame alone flickers: grain, exposure flicker and small motions move the network's
+prediction from frame to frame. Here, at the network's working size (the chroma ratio is low-res, so
+this is cheap), each new prediction is blended with the previous output warped onto the new frame by
+dense optical flow (OpenCV's DIS) on the gray frames, wherever that flow is trustworthy:
+
+- forward-backward consistency (Sundaram et al. 2010, as in Ruder et al.'s video style transfer): a
+  pixel followed to the previous frame and back must land where it started;
+- the warped previous gray frame must look like the new one (after normalising each frame's
+  exposure, so exposure flicker is not mistaken for occlusion);
+- it must come from inside the previous frame.
+
+Along a trusted trajectory the output is an exponential moving average of the predictions with
+weight `carry` on the past; new content (occlusions, the border of a pan) takes the new prediction.
+At a scene cut, found from the difference of the gray frames' histograms or from a flow that can
+follow almost nothing, the new prediction is taken as it is.
+Blending chroma ratios (and scaling their chroma, see `_blend`) keeps the luminance of every pixel
+exactly 1, so the lightness is untouched.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def require_cv2():
+    try:
+        import cv2
+    except ImportError as e:
+        raise ImportError(f"video stabilisation needs OpenCV: pip install 'artcolor[video]' ({e})") from None
+    return cv2
+
+
+def histogram_distance(gray_a: np.ndarray, gray_b: np.ndarray, bins: int = 32) -> float:
+    """Half the L1 distance between the histograms of two exposure-normalised gray frames, in [0, 1].
+
+    Each frame is standardised (zero mean, unit spread) first, so a global exposure change or
+    flicker moves it little; a cut to another scene moves it a lot.
+    """
+    hists = []
+    for g in (gray_a, gray_b):
+        z = _standardise(g)
+        h, _ = np.histogram(np.clip(z, -3, 3), bins=bins, range=(-3, 3))
+        hists.append(h / max(1, h.sum()))
+    return 0.5 * float(np.abs(hists[0] - hists[1]).sum())
+
+
+def _standardise(gray: np.ndarray) -> np.ndarray:
+    g = gray.astype(np.float32)
+    return (g - g.mean()) / max(float(g.std()), 1.0)
+
+
+class ChromaStabilizer:
+    """Stabilises a sequence of chroma ratios, one frame at a time.
+
+    >>> stabilise = ChromaStabilizer()
+    >>> ratio_out = stabilise(gray, ratio)       # gray (h, w) uint8, ratio (3, h, w) float32
+
+    `carry` in [0, 1): the weight of the warped past where the flow is trusted (0: per-frame
+    colourisation). `cut_threshold`: the histogram distance above which a frame starts a new shot.
+    `photometric_tolerance`: the largest difference, in standard deviations of the frame, between a
+    pixel and its warped previous self that still counts as the same surface. `min_trusted`: the
+    share of trusted pixels below which a frame is taken for a cut too (made cuts between photos:
+    0 to 2%; between two random textures of one histogram: about 20%; within made shots: 56 to 99%).
+    `keep_saturation`: blend the chroma's length apart from its direction (see `_blend`).
+    """
+
+    def __init__(self, carry: float = 0.8, cut_threshold: float = 0.3, photometric_tolerance: float = 0.4,
+                 min_trusted: float = 0.3, keep_saturation: bool = True):
+        if not 0 <= carry < 1:
+            raise ValueError(f"carry must be in [0, 1), got {carry}")
+        if not 0 < cut_threshold <= 1:
+            raise ValueError(f"cut_threshold must be in (0, 1], got {cut_threshold}")
+        cv2 = require_cv2()
+        self.cv2 = cv2
+        self.carry, self.cut_threshold, self.photometric_tolerance = carry, cut_threshold, photometric_tolerance
+        self.min_trusted, self.keep_saturation = min_trusted, keep_saturation
+        self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self.cuts = 0  # scene cuts seen so far (the first frame not counted)
+        self.trusted = []  # per frame, the share of pixels that took colour from the past
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past: the next frame is colourised as it is (a new shot)."""
+        self._gray: np.ndarray | None = None
+        self._ratio: np.ndarray | None = None  # (h, w, 3) float32, the previous output
+
+    def __call__(self, gray: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+        """gray (h, w) uint8 and the network's ratio (3, h, w) float32 -> the stabilised ratio (3, h, w)."""
+        ratio_hwc = np.ascontiguousarray(np.moveaxis(ratio, 0, -1), dtype=np.float32)
+        gray = np.ascontiguousarray(gray, dtype=np.uint8)
+        trusted = 0.0
+        if self._follows(gray):
+            weight, warped = self._carried(gray)
+            trusted = float((weight > 0).mean())
+            if trusted >= self.min_trusted:
+                ratio_hwc = self._blend(warped, ratio_hwc, weight[..., None])
+            else:  # almost nothing can be followed from the last frame: a cut the histograms missed
+                self.cuts += 1
+        self.trusted.append(trusted)
+        self._gray, self._ratio = gray, ratio_hwc
+        return np.ascontiguousarray(np.moveaxis(ratio_hwc, -1, 0))
+
+    def _blend(self, past: np.ndarray, new: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """past * weight + new * (1 - weight), each (h, w, 3), the chroma's length blended on its own.
+
+        A ratio minus (1, 1, 1) is the pixel's chroma (gray is 0). Averaging chromas whose hue
+        wavers shortens them, so the plain blend would fade the palette; with `keep_saturation`
+        the blend's chroma is given the blended length of the two.
+        """
+        blend = past * weight + new * (1 - weight)
+        if not self.keep_saturation:
+            return blend
+        length = lambda r: np.linalg.norm(r - 1, axis=-1, keepdims=True)  # noqa: E731
+        target = length(past) * weight + length(new) * (1 - weight)
+        return 1 + (blend - 1) * (target / np.maximum(length(blend), 1e-6))
+
+    def _follows(self, gray: np.ndarray) -> bool:
+        """Whether this frame continues the last one's shot (False for the first frame and at cuts)."""
+        if self._gray is None or self._gray.shape != gray.shape or self.carry == 0:
+            return False
+        if histogram_distance(self._gray, gray) > self.cut_threshold:
+            self.cuts += 1
+            return False
+        return True
+
+    def _carried(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(weight (h, w) in [0, carry], previous output warped onto this frame (h, w, 3))."""
+        cv2 = self.cv2
+        h, w = gray.shape
+        back = self.flow.calc(gray, self._gray, None)  # (h, w, 2): this frame -> previous frame
+        fwd = self.flow.calc(self._gray, gray, None)   # previous frame -> this frame
+        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        map_x, map_y = xs + back[..., 0], ys + back[..., 1]
+
+        def warp(a: np.ndarray) -> np.ndarray:
+            return cv2.remap(a, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+        # forward-backward consistency: back(x) + fwd(x + back(x)) ~ 0, with slack for long motions
+        fwd_w = warp(fwd)
+        mismatch = ((back + fwd_w) ** 2).sum(-1)
+        consistent = mismatch <= 0.01 * ((back ** 2).sum(-1) + (fwd_w ** 2).sum(-1)) + 0.5
+        inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
+        looks_same = np.abs(_standardise(gray) - warp(_standardise(self._gray))) < self.photometric_tolerance
+        trust = (consistent & inside & looks_same).astype(np.float32)
+        # soft edges, so a trusted region does not end in a hard seam of colour
+        trust = np.minimum(trust, cv2.blur(trust, (5, 5)))
+        return self.carry * trust, warp(self._ratio)
