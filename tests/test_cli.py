@@ -93,6 +93,19 @@ def test_folder_is_mirrored_and_bad_files_reported(photos_and_junk, model_dir, t
     assert "readme.txt" not in result.stderr + result.stdout
 
 
+def test_files_in_flight_together_give_what_one_at_a_time_gives(run_cli, photos_and_junk, model_dir, tmp_path):
+    # --workers overlaps files; the outputs, the failures and their order must not change
+    results = {}
+    for workers in (1, 3):
+        out = tmp_path / f"out{workers}"
+        code, stdout, stderr = run_cli("colorize", photos_and_junk, "-o", out, "--weights", model_dir,
+                                       "--workers", workers)
+        files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+        results[workers] = code, stdout.replace(str(out), "OUT"), stderr, files
+    assert results[1][0] == 1 and "3 colourised, 2 failed" in results[1][1]
+    assert results[3] == results[1] and sorted(results[1][3]) == sorted(EXPECTED)
+
+
 def test_outputs_are_coloured_versions_of_the_inputs(run_cli, photos, model_dir, tmp_path):
     code, _, _ = run_cli("colorize", photos, "-o", tmp_path / "out", "--weights", model_dir)
     assert code == 0

@@ -14,6 +14,7 @@ from . import WEIGHTS_HELP, fail
 from ..checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, blend_weights, finite_number
 from ..image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, list_images, save_atomic
 from ..video.codec import VIDEO_SUFFIXES, is_video
+from .image_jobs import run_jobs
 from .video_jobs import video_job
 
 
@@ -36,11 +37,13 @@ from .video_jobs import video_job
 @click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=0),
               help="Refuse inputs with more pixels (0: no limit).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Files in flight at once, so decoding and encoding overlap the network (1: one at a time).")
 @click.option("--codec", default=None, help="Videos: FFmpeg encoder (default: libx264; libvpx-vp9 for .webm).")
 @click.option("--crf", default=18, show_default=True, type=click.IntRange(0, 51),
               help="Videos: the encoder's constant quality (lower: better, larger).")
 def command(inputs, out, style, style_weights, palette, strength, size, weights, method, device, backend, max_pixels,
-            overwrite, codec, crf):
+            overwrite, codec, crf, workers):
     """Colourise INPUTS (files or folders, recursive) into OUT, mirroring their relative paths."""
     from ..inference import palette_image
     from ..inference import PredictionError
@@ -59,18 +62,22 @@ def command(inputs, out, style, style_weights, palette, strength, size, weights,
                                                    weights_list, strength)
     video_one = video_job(colorize_video, codec, crf, {dst.suffix for src, dst in jobs if dst and is_video(src)})
 
+    def work(src, dst):
+        if is_video(src):
+            video_one(src, dst)
+        else:
+            save_atomic(colorize_one(src), dst)
+
+    errors = (ImageError, OSError, MemoryError, ImportError, PredictionError)
+    workers = 1 if any(is_video(src) for src, _ in jobs) else workers  # a clip runs its frames in batches
     done, failed, skipped = 0, 0, 0
-    for src, dst in tqdm(jobs, desc="colorize", unit="img", disable=None, dynamic_ncols=True):
+    results = run_jobs(jobs, work, errors, workers)
+    for src, dst, e in tqdm(results, total=len(jobs), desc="colorize", unit="img", disable=None, dynamic_ncols=True):
         if dst is None:
             skipped += 1
-            continue
-        try:
-            if is_video(src):
-                video_one(src, dst)
-            else:
-                save_atomic(colorize_one(src), dst)
+        elif e is None:
             done += 1
-        except (ImageError, OSError, MemoryError, ImportError, PredictionError) as e:
+        else:
             failed += 1
             message = f"artcolor: skipped {e}" if isinstance(e, ImageError) else f"artcolor: skipped {src}: {e}"
             tqdm.write(message, file=sys.stderr)  # tqdm.write goes to stdout unless told
