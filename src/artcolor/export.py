@@ -149,8 +149,13 @@ class OnnxRunner:
     def from_net(cls, net: ColorNet, threads: int | None = None) -> "OnnxRunner":
         return cls(color_graph(net).SerializeToString(), threads)
 
-    def __call__(self, l: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        out = self.graph(["out"], l=_numpy(l), style=_numpy(style))[0]
+    def __call__(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        feeds = {"l": _numpy(l), "style": _numpy(style)}
+        if "hints" in self.graph.inputs:  # a model with hint inputs takes zeros for none
+            feeds["hints"] = _numpy(hints) if hints is not None else np.zeros((l.shape[0], 3, *l.shape[-2:]), np.float32)
+        elif hints is not None:
+            raise ValueError("this exported model takes no colour hints")
+        out = self.graph(["out"], **feeds)[0]
         return torch.from_numpy(out).to(l.device)
 
 

@@ -23,6 +23,8 @@ from safetensors.torch import load_file, save
 from .checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, blend_weights, finite_number, integer
 from .color import chroma_ratio
 from .config import ModelConfig, preset
+from .hints import HintSet, for_images
+from .hints import resolve as resolve_hints
 from .hub import push_folder, resolve_model, write_model_card
 from .image import DEFAULT_MAX_PIXELS, ImageLike, atomic_write, palette_image  # noqa: F401 (re-exported)
 from .model import ColorNet
@@ -131,18 +133,27 @@ class Colorizer:
     # ---- colourisation
 
     def colorize(self, image: ImageLike | Sequence[ImageLike], style=None, strength: float = 1.0,
-                 style_weights: Sequence[float] | None = None, size: int | None = None):
+                 style_weights: Sequence[float] | None = None, size: int | None = None, hints=None):
         """Colourise one image (returns a PIL image) or a list of them (returns a list).
 
         `style`: a reference (path, PIL image or array; a palette from `palette_image`), a list of
         them blended by `style_weights`, or None for automatic colourisation. `strength` moves from
         the null style (0) to the reference (1) and beyond, up to 4. A number out of range (NaN too)
         is a ValueError naming it; a prediction that is not finite, a PredictionError.
+
+        `hints` (models with hint inputs; see `artcolor.hints`): a list of `(x, y, colour)` or
+        `(x, y, colour, radius)` in the input's pixels, or an RGBA scribble of its size (opaque
+        pixels are hints); only a hint colour's hue and chroma count. With a list of images, a list
+        of one such entry (or None) per image. A bad hint is a ValueError naming it.
         """
         single = not isinstance(image, (list, tuple))
         images = [image] if single else list(image)
+        per_image = for_images(hints, len(images), single)
+        self._check_hints(per_image)
         vector = self.encode_style(style, strength, style_weights)
-        outputs = self.colorize_planes([self.prepare(im) for im in images], vector, size)
+        planes = [self.prepare(im) for im in images]
+        resolved = [resolve_hints(h, y.shape[1], y.shape[0], self.max_pixels) for h, (y, _) in zip(per_image, planes)]
+        outputs = self.colorize_planes(planes, vector, size, resolved)
         return outputs[0] if single else outputs
 
     def prepare(self, image: ImageLike) -> tuple[np.ndarray, Image.Image | None]:
@@ -151,12 +162,17 @@ class Colorizer:
 
     @torch.inference_mode()
     def colorize_planes(self, planes: list[tuple[np.ndarray, Image.Image | None]], style: torch.Tensor,
-                        size: int | None = None) -> list[Image.Image]:
+                        size: int | None = None, hints: Sequence[HintSet | None] | None = None) -> list[Image.Image]:
         """Prepared inputs -> colour images; inputs of the same working size share a batch.
 
+        `hints`: one `hints.HintSet` (from `hints.resolve`) or None per input, or None for none.
         Raises PredictionError, rather than return a black image, if a prediction is not finite.
         """
         size = self.size if size is None else integer("size", size, MIN_SIZE, MAX_SIZE)
+        hints = [None] * len(planes) if hints is None else list(hints)
+        if len(hints) != len(planes):
+            raise ValueError(f"got {len(planes)} images but {len(hints)} hints entries")
+        self._check_hints(hints)
         shapes = [working_size(*y.shape, size, self.config.multiple) for y, _ in planes]
         ratios: list[torch.Tensor | None] = [None] * len(planes)
         for shape in dict.fromkeys(shapes):
@@ -164,15 +180,29 @@ class Colorizer:
             for start in range(0, len(todo), self.batch_size):
                 batch = todo[start:start + self.batch_size]
                 l = torch.cat([self._working_l(planes[i][0], shape) for i in batch])
-                for i, ratio in zip(batch, self._predict_ratio(l, style)):
+                drawn = self._hint_tensor([hints[i] for i in batch], shape)
+                for i, ratio in zip(batch, self._predict_ratio(l, style, drawn)):
                     ratios[i] = ratio
         return [recombine(y, ratio, alpha) for (y, alpha), ratio in zip(planes, ratios)]
 
     def _working_l(self, y: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
         return torch.from_numpy(working_l(y, shape)).to(self.device)
 
-    def _predict_ratio(self, l: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        out = self._run(l, style.expand(l.shape[0], -1))
+    def _check_hints(self, hints: Sequence) -> None:
+        if not self.config.hints and any(h is not None for h in hints):
+            raise ValueError("this model takes no colour hints (its config has hints: false); "
+                             "use a model trained with hints, such as the bundled one")
+
+    def _hint_tensor(self, hints: Sequence[HintSet | None], shape: tuple[int, int]) -> torch.Tensor | None:
+        """The batch's hints (B, 3, h, w) at the working size, or None when it has none."""
+        if all(h is None for h in hints):
+            return None
+        empty = np.zeros((1, 3, *shape), np.float32)
+        return torch.from_numpy(np.concatenate([empty if h is None else h.raster(shape) for h in hints])).to(self.device)
+
+    def _predict_ratio(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        style = style.expand(l.shape[0], -1)
+        out = self._run(l, style) if hints is None else self._run(l, style, hints)
         ratio = chroma_ratio(self.net.to_linear_rgb(l, out)).float().cpu()
         bad = int((~torch.isfinite(ratio)).flatten(1).any(1).sum())
         if bad:

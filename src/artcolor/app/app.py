@@ -10,6 +10,7 @@ import gradio as gr
 
 from ..image import IMAGE_SUFFIXES
 from ..inference import Colorizer
+from . import hinting
 from .handlers import AUTOMATIC, COLOURS, MODES, UPLOADS, Handlers
 from .presets import Reference, gallery
 
@@ -40,7 +41,17 @@ def build_app(colorizer: Colorizer, references: list[Reference] | None = None,
                 photo = gr.File(label="Photo", file_types=FILE_TYPES, elem_id="photo")
                 with gr.Row():
                     original = gr.Image(label="Your photo", interactive=False, elem_id="original")
-                    gray = gr.Image(label="Gray input", interactive=False, elem_id="gray")
+                    gray = gr.Image(label="Gray input (click: hint)" if colorizer.config.hints
+                                    else "Gray input", interactive=False, elem_id="gray")
+                view, hints = gr.State(None), gr.State([])  # the photo as shown; hints in its pixels
+                with gr.Column(visible=colorizer.config.hints):  # a model with hint inputs only
+                    gr.Markdown(hinting.HELP)
+                    with gr.Row():
+                        hint_colour = gr.ColorPicker("#c0392b", label="Hint colour", elem_id="hint-colour")
+                        undo = gr.Button("Remove last hint", size="sm", elem_id="hint-undo")
+                        clear = gr.Button("Clear hints", size="sm", elem_id="hint-clear")
+                    hint_list = gr.Textbox(hinting.listing([]), label="Hints", interactive=False, lines=2,
+                                           elem_id="hint-list")
                 mode = gr.Radio(list(MODES), value=AUTOMATIC, label="Reference", elem_id="mode")
                 with gr.Tab("Reference images"):
                     uploads = gr.File(label="One or more images (blended)", file_count="multiple",
@@ -70,8 +81,15 @@ def build_app(colorizer: Colorizer, references: list[Reference] | None = None,
 
         # images go to the page as files of their own (see Handlers.as_file)
         def on_preview(photo):
-            original, gray_preview = handlers.preview(photo)
-            return handlers.as_file(original, "photo.png"), handlers.as_file(gray_preview, "gray.png")
+            original, gray_preview, shown = handlers.preview_and_view(photo)
+            return (handlers.as_file(original, "photo.png"), handlers.as_file(gray_preview, "gray.png"), shown,
+                    [], hinting.listing([]))
+
+        def hints_changed(shown, new):
+            return new, handlers.as_file(hinting.shown(shown, new), "gray.png"), hinting.listing(new)
+
+        def on_hint(shown, old, colour, evt: gr.SelectData):
+            return hints_changed(shown, handlers.add_hint(shown, old, colour, evt))
 
         def on_run(*values):
             result = handlers.colorize(*values)
@@ -84,8 +102,13 @@ def build_app(colorizer: Colorizer, references: list[Reference] | None = None,
         uploads.upload(lambda: UPLOADS, None, mode, **private)
         colours.input(lambda: COLOURS, None, mode, **private)
         shelf.select(handlers.select, None, [chosen, mode], **private)
-        photo.change(on_preview, photo, [original, gray], api_name="preview", concurrency_limit=2)
-        run.click(on_run, [photo, mode, uploads, weights, chosen, colours, strength],
+        photo.change(on_preview, photo, [original, gray, view, hints, hint_list], api_name="preview",
+                     concurrency_limit=2)
+        marks = [hints, gray, hint_list]
+        gray.select(on_hint, [view, hints, hint_colour], marks, **private)
+        undo.click(lambda shown, old: hints_changed(shown, (old or [])[:-1]), [view, hints], marks, **private)
+        clear.click(lambda shown: hints_changed(shown, []), view, marks, **private)
+        run.click(on_run, [photo, mode, uploads, weights, chosen, colours, strength, hints],
                   [*comparison, download, caption], api_name="colorize", concurrency_limit=1)
     return demo
 

@@ -18,8 +18,11 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
+from ..hints import resolve as resolve_hints
 from ..image import ImageError, alpha_of, gray_image, luminance_plane, open_image, save_atomic
 from ..inference import Colorizer, palette_image
+from . import hinting
+from .hinting import View
 from .presets import Reference
 
 AUTOMATIC, UPLOADS, GALLERY, COLOURS = "Automatic", "Reference images", "Gallery", "Colours"
@@ -67,15 +70,26 @@ class Handlers:
 
     def preview(self, photo: str | None) -> tuple[Image.Image | None, Image.Image | None]:
         """An uploaded photo -> (the photo, its gray version), both at most PREVIEW pixels."""
+        return self.preview_and_view(photo)[:2]
+
+    def preview_and_view(self, photo: str | None) -> tuple[Image.Image | None, Image.Image | None, View | None]:
+        """An uploaded photo -> its previews and the `hinting.View` that maps clicks on them to its pixels."""
         if photo is None:
-            return None, None
+            return None, None, None
         im = self._open(photo)
         gray = gray_image(luminance_plane(im))
         # 16-bit and float photos are gray already; browsers show only 8-bit RGB(A) and L
         original = gray.copy() if im.mode[0] in "IF" else im.convert("RGBA" if alpha_of(im) is not None else "RGB")
         for preview in (original, gray):
             preview.thumbnail((PREVIEW, PREVIEW), Image.BILINEAR)
-        return original, gray
+        return original, gray, View(im.width, im.height, gray)
+
+    def add_hint(self, view: View | None, hints: list | None, colour: str | None, evt: gr.SelectData) -> list:
+        """A click on the gray preview -> the hints with one more, at that point, in the picker's colour."""
+        try:
+            return hinting.add(view, hints, colour, evt.index)
+        except ValueError as e:
+            raise gr.Error(str(e)) from None
 
     def select(self, evt: gr.SelectData) -> tuple[int, str]:
         """A gallery click -> (its index, the Gallery mode)."""
@@ -104,7 +118,8 @@ class Handlers:
         raise gr.Error(f"unknown reference kind {mode!r}; choose one of {', '.join(MODES)}")
 
     def colorize(self, photo: str | None, mode: str, uploads: list[str] | None, weights: str | None,
-                 chosen: int | None, colours: str | None, strength: float) -> Result:
+                 chosen: int | None, colours: str | None, strength: float, hints: list | None = None) -> Result:
+        """The photo in the chosen reference; `hints`: [x, y, colour] in the photo's pixels, or None."""
         if photo is None:
             raise gr.Error("Upload a photo first")
         start = time.perf_counter()
@@ -112,11 +127,13 @@ class Handlers:
         try:
             y, alpha = self.colorizer.prepare(photo)
             style = self.colorizer.encode_style(styles, strength, blend)
-            colour = self.colorizer.colorize_planes([(y, alpha)], style)[0]
+            hinted = resolve_hints(hints or None, y.shape[1], y.shape[0])
+            colour = self.colorizer.colorize_planes([(y, alpha)], style, hints=[hinted])[0]
         except (ImageError, ValueError) as e:
             raise _user_error(e, photo, *(uploads or [])) from None
         file = self._save(colour, f"{Path(photo).stem}-artcolor.png")
         seconds = time.perf_counter() - start
+        described += f" · {len(hints)} hint(s)" if hints else ""
         caption = f"{colour.width}×{colour.height} · {described} · strength {strength:.2f} · {seconds:.1f} s"
         return Result(gray_image(y), colour, file, caption)
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from . import WEIGHTS_HELP, fail
+from . import WEIGHTS_HELP, fail, hint_args
 from ..checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, blend_weights, finite_number
+from ..hints import resolve as resolve_hints
 from ..image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, list_images, save_atomic
 from ..video.codec import VIDEO_SUFFIXES, is_video
 from .image_jobs import run_jobs
@@ -39,11 +40,13 @@ from .video_jobs import video_job
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Files in flight at once, so decoding and encoding overlap the network (1: one at a time).")
+@click.option("--hint", "hint_texts", multiple=True, metavar="X,Y,#RRGGBB[,R]", help=hint_args.HINT_HELP)
+@click.option("--hints", "hints_file", default=None, type=click.Path(path_type=Path), help=hint_args.HINTS_HELP)
 @click.option("--codec", default=None, help="Videos: FFmpeg encoder (default: libx264; libvpx-vp9 for .webm).")
 @click.option("--crf", default=18, show_default=True, type=click.IntRange(0, 51),
               help="Videos: the encoder's constant quality (lower: better, larger).")
 def command(inputs, out, style, style_weights, palette, strength, size, weights, method, device, backend, max_pixels,
-            overwrite, codec, crf, workers):
+            overwrite, codec, crf, hint_texts, hints_file, workers):
     """Colourise INPUTS (files or folders, recursive) into OUT, mirroring their relative paths."""
     from ..inference import palette_image
     from ..inference import PredictionError
@@ -55,11 +58,13 @@ def command(inputs, out, style, style_weights, palette, strength, size, weights,
         except ValueError as e:
             fail(f"--palette: {e}")
     weights_list = _parse_weights(style_weights, len(styles))
+    hints, hint_labels = hint_args.parse(hint_texts, hints_file, max_pixels)
     jobs = _plan(inputs, out, overwrite)
+    hint_args.check(hints, hint_labels, jobs, method)
     rank, world = _rank_and_world()
     jobs = jobs[rank::world]
     colorize_one, colorize_video = _make_colorizer(method, weights, device, backend, max_pixels, size, styles,
-                                                   weights_list, strength)
+                                                   weights_list, strength, hints, hint_labels)
     video_one = video_job(colorize_video, codec, crf, {dst.suffix for src, dst in jobs if dst and is_video(src)})
 
     def work(src, dst):
@@ -134,7 +139,8 @@ def _rank_and_world():
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def _make_colorizer(method, weights, device, backend, max_pixels, size, styles, style_weights, strength):
+def _make_colorizer(method, weights, device, backend, max_pixels, size, styles, style_weights, strength,
+                    hints=None, hint_labels=None):
     if method != "model":
         from .. import baselines
 
@@ -154,7 +160,13 @@ def _make_colorizer(method, weights, device, backend, max_pixels, size, styles, 
         fail(str(e))
     except ImportError as e:
         fail(f"--backend onnxruntime needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
+    hint_args.check(hints, hint_labels, [], method, colorizer.config.hints)  # the inputs were checked
     from ..video import colorize_video  # PyAV is needed once a video is opened, not before
 
-    return (lambda src: colorizer.colorize_planes([colorizer.prepare(src)], vector)[0],
+    def colorize_one(src):
+        y, alpha = colorizer.prepare(src)
+        hinted = resolve_hints(hints, y.shape[1], y.shape[0], max_pixels, hint_labels)
+        return colorizer.colorize_planes([(y, alpha)], vector, hints=[hinted])[0]
+
+    return (colorize_one,
             functools.partial(colorize_video, colorizer=colorizer, style=vector, progress=None))

@@ -8,6 +8,10 @@ import click
 
 from . import WEIGHTS_HELP, fail
 
+# `--mode`: the evaluation modes each runs (evaluation.harness.MODES)
+MODE_SETS = {"standard": ("automatic", "self", "paintings"), "hints": ("hints",),
+             "all": ("automatic", "self", "paintings", "hints")}
+
 
 @click.command("evaluate")
 @click.argument("tables", nargs=-1, type=click.Path(path_type=Path))
@@ -24,8 +28,11 @@ from . import WEIGHTS_HELP, fail
 @click.option("--name", default=None, help="Row label in the table (default: the model folder, preset or method).")
 @click.option("--out", type=click.Path(path_type=Path), help="Write results.json and results.md here.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--mode", "mode", default="standard", show_default=True, type=click.Choice(list(MODE_SETS)),
+              help="standard: automatic, self-reference and paintings; hints: colour hints sampled from "
+                   "the ground truth (a model with hint inputs); all: both.")
 @click.option("--table", is_flag=True, help="Instead: print one table of the results.json files given as arguments.")
-def command(tables, photos, paintings, weights, preset, method, k, n_photos, size, name, out, device, table):
+def command(tables, photos, paintings, weights, preset, method, k, n_photos, size, name, out, device, mode, table):
     """Evaluate automatic, self-reference and painting-reference colourisation; print a Markdown table.
 
     \b
@@ -45,7 +52,7 @@ def command(tables, photos, paintings, weights, preset, method, k, n_photos, siz
     if photos is None or paintings is None:
         fail("--photos and --paintings are both required")
     subject, label = _subject(method, weights, preset, device)
-    result = _run(subject, photos, paintings, k, n_photos, size)
+    result = _run(subject, photos, paintings, k, n_photos, size, MODE_SETS[mode])
     result["name"] = name or label
     click.echo(report.markdown_table([result]))
     if out is not None:
@@ -72,12 +79,12 @@ def _subject(method, weights, preset, device):
         fail(str(e))
 
 
-def _run(subject, photos, paintings, k, n_photos, size):
+def _run(subject, photos, paintings, k, n_photos, size, modes):
     from ..evaluation import evaluate
     from ..image import ImageError
 
     try:
-        return evaluate(subject, photos, paintings, k=k, n_photos=n_photos, size=size, progress=True)
+        return evaluate(subject, photos, paintings, k=k, n_photos=n_photos, size=size, progress=True, modes=modes)
     except ImportError as e:
         fail(f"{e}; evaluation needs the eval extra: pip install 'artcolor[eval]'")
     except (FileNotFoundError, ImageError, ValueError) as e:

@@ -1,10 +1,12 @@
-"""The evaluation harness: one function runs a model or a baseline through three modes.
+"""The evaluation harness: one function runs a model or a baseline through its modes.
 
 - automatic: the gray photo, no reference; fidelity to the colour photo it came from.
 - self_reference: the colour photo itself is the reference; fidelity again (an upper bound on
   what a reference can give, and the only fair fidelity test for exemplar methods).
 - paintings: each of N photos with each of K paintings (the first K by file name); palette
   distance to the reference, palette retrieval accuracy and reference sensitivity.
+- hints (on request, models with hint inputs): colour hints sampled from the ground truth
+  (`hints_mode.py`).
 
 Photos and paintings are resized so their short side is `size` (256 by default) before anything
 runs, so results are comparable between methods and fast to compute; a method sees only the
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -27,13 +29,17 @@ from tqdm import tqdm
 
 from .. import __version__, baselines
 from ..color import rgb_to_lab
+from ..hints import HintSet
 from ..image import list_images, open_image, rgb_array
 from ..inference import Colorizer, resize_short_side
 from . import metrics
+from .hints_mode import with_hints
 
 EVAL_SIZE = 256  # short side of every photo and painting during evaluation
 N_PIXELS = 4096  # pixels sampled per image for palette distances
 N_QUANTILES = 256  # quantiles kept per projection when many palettes are compared at once
+MODES = ("automatic", "self", "paintings", "hints")
+STANDARD_MODES = ("automatic", "self", "paintings")  # hints: run on request (`artcolor evaluate --mode hints`)
 
 
 @dataclass
@@ -44,6 +50,7 @@ class Method:
     encode: Callable[[np.ndarray | None], object]
     colorize: Callable[[np.ndarray, object], np.ndarray]
     automatic: bool = True  # False: it needs a reference, so the automatic mode is not applicable
+    hinted: Callable[[np.ndarray, object, HintSet], np.ndarray] | None = None  # colourise with hints, if it can
 
 
 def as_method(method: Colorizer | str | Method) -> Method:
@@ -52,8 +59,10 @@ def as_method(method: Colorizer | str | Method) -> Method:
         return method
     if isinstance(method, Colorizer):
         c = method
+        hinted = lambda photo, v, h: rgb_array(c.colorize_planes([c.prepare(photo)], v, hints=[h])[0])  # noqa: E731
         return Method("model", lambda ref: c.encode_style(ref),
-                      lambda photo, v: rgb_array(c.colorize_planes([c.prepare(photo)], v)[0]))
+                      lambda photo, v: rgb_array(c.colorize_planes([c.prepare(photo)], v)[0]),
+                      hinted=hinted if c.config.hints else None)
     if method == "gray":
         return Method("gray", lambda ref: None, lambda photo, _: rgb_array(baselines.gray(photo)))
     if method == "welsh":
@@ -79,24 +88,31 @@ def to_tensor(rgb: np.ndarray) -> torch.Tensor:
 
 def evaluate(method: Colorizer | str | Method, photos_dir: str | os.PathLike, paintings_dir: str | os.PathLike,
              k: int = 8, n_photos: int | None = None, size: int = EVAL_SIZE, seed: int = 0,
-             progress: bool = False) -> dict:
-    """Run every mode; returns a JSON-ready dict (a mode a method cannot run is None)."""
+             progress: bool = False, modes: Sequence[str] = STANDARD_MODES) -> dict:
+    """Run the `modes` (of MODES; the hints mode needs a model with hint inputs); returns a
+    JSON-ready dict (a mode not run, or one a method cannot run, is None)."""
     if k < 2:
         raise ValueError(f"k must be at least 2 to compare references, got {k}")
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown or not modes:
+        raise ValueError(f"modes must be some of {list(MODES)}, got {list(modes)}")
     m = as_method(method)
+    if "hints" in modes and m.hinted is None:
+        raise ValueError(f"the hints mode needs a model with colour hint inputs; {m.name} takes none")
     photos = load_folder(photos_dir, n_photos, size)
     paintings = load_folder(paintings_dir, k, size)
     if len(paintings) < k:
         raise ValueError(f"{paintings_dir}: k={k} paintings asked for, only {len(paintings)} found")
     with torch.inference_mode():
-        auto = fidelity(m, photos, "automatic", seed, progress) if m.automatic else None
-        own = fidelity(m, photos, "self", seed, progress)
-        cross = against_paintings(m, photos, paintings, seed, progress)
+        auto = fidelity(m, photos, "automatic", seed, progress) if m.automatic and "automatic" in modes else None
+        own = fidelity(m, photos, "self", seed, progress) if "self" in modes else None
+        cross = against_paintings(m, photos, paintings, seed, progress) if "paintings" in modes else None
+        hinted = with_hints(m, photos, paintings, seed, progress) if "hints" in modes else None
     return {
         "name": m.name, "method": m.name, "artcolor_version": __version__,
         "photos": str(photos_dir), "paintings": str(paintings_dir), "n_photos": len(photos), "k": k,
         "size": size, "seed": seed, "references": [name for name, _ in paintings],
-        "automatic": auto, "self_reference": own, "paintings_mode": cross,
+        "automatic": auto, "self_reference": own, "paintings_mode": cross, "hints_mode": hinted,
     }
 
 
@@ -138,8 +154,10 @@ def compare(out: torch.Tensor, gt: torch.Tensor, seed: int = 0, index: int = 0) 
     }
 
 
-def against_paintings(m: Method, photos: list, paintings: list, seed: int = 0, progress: bool = False) -> dict:
-    """Every photo with every painting: palette distance, retrieval, sensitivity, lightness kept."""
+def against_paintings(m: Method, photos: list, paintings: list, seed: int = 0, progress: bool = False,
+                      hints: list[HintSet] | None = None) -> dict:
+    """Every photo with every painting: palette distance, retrieval, sensitivity, lightness kept
+    (with `hints`, one HintSet per photo, given to `m.hinted` beside each painting)."""
     directions = metrics.projection_directions(64)
     palette = lambda x, index: metrics.projected_quantiles(  # noqa: E731
         metrics.sample_ab(x[0], N_PIXELS, pixels(seed, index)), directions, N_QUANTILES)
@@ -153,7 +171,7 @@ def against_paintings(m: Method, photos: list, paintings: list, seed: int = 0, p
         seconds += time.perf_counter() - start
         for i, (_, gt) in enumerate(photos):
             start = time.perf_counter()
-            out = to_tensor(m.colorize(gt, code))
+            out = to_tensor(m.colorize(gt, code) if hints is None else m.hinted(gt, code, hints[i]))
             seconds += time.perf_counter() - start
             out_q[i, j] = palette(out, i)
             l_ssim.append(metrics.l_ssim(out, to_tensor(gt)).item())

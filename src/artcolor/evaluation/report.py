@@ -26,6 +26,20 @@ COLUMNS = [
 ]
 
 
+# the hints mode's own table: (header, key, format)
+HINT_COLUMNS = [
+    ("PSNR auto ↑", "psnr_0", "{:.2f}"),
+    ("PSNR 1 hint ↑", "psnr_1", "{:.2f}"),
+    ("PSNR 5 hints ↑", "psnr_5", "{:.2f}"),
+    ("PSNR 10 hints ↑", "psnr_10", "{:.2f}"),
+    ("ab error at hints (10) ↓", "hint_ab_error_10", "{:.2f}"),
+    ("hints within 6 (10) ↑", "hint_within_10", "{:.3f}"),
+    ("superpixel ab error, hint / none ↓", ("region_ab_error", "region_ab_error_auto"), "{:.2f} / {:.2f}"),
+    ("ab change far ↓", "far_ab_change", "{:.2f}"),
+    ("retrieval + 5 hints ↑", "paintings_retrieval_accuracy", "{:.3f}"),
+]
+
+
 def _cell(result: dict, mode: str, key: str, fmt: str | None) -> str:
     values = result.get(mode)
     if not values:
@@ -40,6 +54,10 @@ def markdown_table(results: list[dict]) -> str:
     """One Markdown table of several `evaluate` results, with a line naming the data they share."""
     if not results:
         raise ValueError("no results to tabulate")
+    hinted = [r for r in results if r.get("hints_mode")]
+    results = [r for r in results if any(r.get(mode) for mode in ("automatic", "self_reference", "paintings_mode"))]
+    if not results:
+        return hints_table(hinted)
     lines = ["| method | " + " | ".join(c[0] for c in COLUMNS) + " |",
              "| --- |" + " ---: |" * len(COLUMNS)]
     for r in results:
@@ -50,7 +68,27 @@ def markdown_table(results: list[dict]) -> str:
     return "\n".join(lines) + (
         f"\n\n{notes}. Automatic: no reference; self: the colour photo is its own reference; "
         f"palette SWD: sliced Wasserstein distance between output and reference a*b* (Lab units); "
-        f"retrieval chance = {chance}; L* SSIM: lightness kept, paintings mode.\n")
+        f"retrieval chance = {chance}; L* SSIM: lightness kept, paintings mode.\n") + (
+        "\n" + hints_table(hinted) if hinted else "")
+
+
+def hints_table(results: list[dict]) -> str:
+    """The hints mode of several results as one Markdown table (see evaluation/hints_mode.py)."""
+    lines = ["| method | " + " | ".join(c[0] for c in HINT_COLUMNS) + " |",
+             "| --- |" + " ---: |" * len(HINT_COLUMNS)]
+    for r in results:
+        h = r["hints_mode"]
+        cells = [fmt.format(*(h[k] for k in key)) if isinstance(key, tuple) else fmt.format(h[key])
+                 for _, key, fmt in HINT_COLUMNS]
+        lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
+    notes = "; ".join(sorted({f"{r['n_photos']} photos x {r['k']} paintings at short side {r['size']} px" for r in results}))
+    h = results[0]["hints_mode"]
+    return "\n".join(lines) + (
+        f"\n\n{notes}. Hints sampled from the ground truth at random places (fixed seed), disks of radius "
+        f"{h['hint_radius_px']:g} px holding its mean a*b*; ab error: Euclidean in a*b*; superpixel: the hint's "
+        f"SLIC region of the ground truth ({h['n_segments']} per photo, hint excluded), one hint vs none; "
+        f"far: beyond {h['far']:.0%} of the diagonal, one hint vs none; retrieval: each painting as the "
+        f"reference plus {h['painting_hints']} hints.\n")
 
 
 def save(result: dict, out_dir: str | os.PathLike) -> tuple[Path, Path]:
