@@ -28,7 +28,10 @@ from .onnx import COLOR_GRAPH, FORMAT, NULL_STYLE, STYLE_GRAPH, Graph
 from .image import atomic_write
 
 OPSET = 17
-RELATIVE_TOLERANCE = 1e-4  # max |onnx - torch| / max |torch|; float32 sums differ in the last bits
+RELATIVE_TOLERANCE = 1e-4  # max |onnx - torch| / max |torch| of a plain U-Net (the tests' tiny one: 2e-6)
+# `artcolor export`'s gate for any model: with the EfficientNet encoder, float32 sums differ by up to
+# 3e-3 of the output's range (0.13 a*b* units, invisible); the PSNR floor is the check that matters
+EXPORT_TOLERANCE = 1e-2
 PSNR_FLOOR = 45.0  # dB between the PyTorch and ONNX colourisations of one photo
 
 

@@ -26,7 +26,7 @@ def command(out, fmt, weights, preset, opset):
         import onnxruntime  # noqa: F401
     except ImportError as e:
         fail(f"ONNX export needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
-    from ..export import PSNR_FLOOR, RELATIVE_TOLERANCE, check_export, export_model
+    from ..export import EXPORT_TOLERANCE, PSNR_FLOOR, check_export, export_model
     from ..inference import Colorizer
 
     if weights is not None and preset is not None:
@@ -43,7 +43,7 @@ def command(out, fmt, weights, preset, opset):
     click.echo(f"wrote {out}/ ({size:.2f} MB, opset {opset}): {', '.join(sorted(p.name for p in out.iterdir()))}")
     click.echo(f"onnxruntime vs PyTorch: colour network {checks['color']:.1e}, style encoder {checks['style']:.1e} "
                f"(max relative difference); colourised photo PSNR {checks['psnr']:.1f} dB")
-    if max(checks["color"], checks["style"]) > RELATIVE_TOLERANCE:
-        fail(f"the exported graphs differ from PyTorch by more than {RELATIVE_TOLERANCE:.0e} (relative)")
+    if max(checks["color"], checks["style"]) > EXPORT_TOLERANCE:
+        fail(f"the exported graphs differ from PyTorch by more than {EXPORT_TOLERANCE:.0e} (relative)")
     if checks["psnr"] < PSNR_FLOOR:
         fail(f"the ONNX colourisation differs from PyTorch's: PSNR {checks['psnr']:.1f} dB < {PSNR_FLOOR:.0f} dB")
