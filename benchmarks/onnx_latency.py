@@ -65,6 +65,7 @@ def main() -> None:
     l = torch.rand(1, 1, 128, 128) * 100
     style = net.null(1).detach()
     graph = ColorGraph(net)
+    no_hints = np.zeros((1, 3, 128, 128), np.float32)  # fed only to a model with hint inputs (Graph drops it otherwise)
     reference = palette_image(["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51"])
     rgb = reference_input(reference, net.config.style_size, None)  # (1, 3, 128, 640)
     photo = smooth_photo(1024)
@@ -77,7 +78,7 @@ def main() -> None:
 
     rows = [
         ("colour network, 128x128", no_grad(lambda: graph(l, style)),
-         lambda: onnx_side.color_graph(["ratio"], l=l.numpy(), style=style.numpy())),
+         lambda: onnx_side.color_graph(["ratio"], l=l.numpy(), style=style.numpy(), hints=no_hints)),
         (f"style encoder, {rgb.shape[2]}x{rgb.shape[3]}", no_grad(lambda: net.encode_style(torch.from_numpy(rgb))),
          lambda: onnx_side.style_graph(["style"], rgb=rgb)),
         ("colorize 1024x1024, palette", lambda: torch_side.colorize(photo, style=reference),
