@@ -82,8 +82,7 @@ def build_app(colorizer: Colorizer, references: list[Reference] | None = None,
         # images go to the page as files of their own (see Handlers.as_file)
         def on_preview(photo):
             original, gray_preview, shown = handlers.preview_and_view(photo)
-            return (handlers.as_file(original, "photo.png"), handlers.as_file(gray_preview, "gray.png"), shown,
-                    [], hinting.listing([]))
+            return handlers.as_file(original, "photo.png"), handlers.as_file(gray_preview, "gray.png"), shown
 
         def hints_changed(shown, new):
             return new, handlers.as_file(hinting.shown(shown, new), "gray.png"), hinting.listing(new)
@@ -102,8 +101,9 @@ def build_app(colorizer: Colorizer, references: list[Reference] | None = None,
         uploads.upload(lambda: UPLOADS, None, mode, **private)
         colours.input(lambda: COLOURS, None, mode, **private)
         shelf.select(handlers.select, None, [chosen, mode], **private)
-        photo.change(on_preview, photo, [original, gray, view, hints, hint_list], api_name="preview",
-                     concurrency_limit=2)
+        # the API's preview gives (photo, gray) as before: a State is not an API output
+        photo.change(on_preview, photo, [original, gray, view], api_name="preview", concurrency_limit=2)
+        photo.change(lambda: ([], hinting.listing([])), None, [hints, hint_list], **private)  # a new photo, no hints
         marks = [hints, gray, hint_list]
         gray.select(on_hint, [view, hints, hint_colour], marks, **private)
         undo.click(lambda shown, old: hints_changed(shown, (old or [])[:-1]), [view, hints], marks, **private)
