@@ -11,12 +11,15 @@ import os
 # spinning OpenMP threads made this suite 4x slower (18 s -> 79 s on 2 cores): let idle threads sleep.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import math  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from artcolor import Colorizer, palette_image  # noqa: E402
+from artcolor.hints import rgb_to_ab as _rgb_to_ab  # noqa: E402
 from artcolor.model import ColorNet  # noqa: E402
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -144,3 +147,13 @@ def hint_follower() -> Colorizer:
     from artcolor.config import preset
 
     return Colorizer(HintFollower(dataclasses.replace(preset("tiny"), hints=True)), device="cpu")
+
+
+def hue_chroma(rgb) -> tuple[float, float]:
+    """Hue in degrees and chroma of one sRGB colour (r, g, b) uint8."""
+    a, b = _rgb_to_ab(np.asarray(rgb, np.uint8))
+    return math.degrees(math.atan2(b, a)) % 360, math.hypot(a, b)
+
+
+def hue_distance(h1: float, h2: float) -> float:
+    return abs((h1 - h2 + 180) % 360 - 180)

@@ -3,13 +3,11 @@ Chromium (Debian's `chromium` and the `playwright` package; skipped when either 
 
 from __future__ import annotations
 
-import math
 import re
 import shutil
 import socket
 from io import BytesIO
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -18,20 +16,11 @@ gr = pytest.importorskip("gradio")
 from artcolor.app import build_app, gallery, launch  # noqa: E402
 from artcolor.app import hinting  # noqa: E402
 from artcolor.app.handlers import AUTOMATIC, Handlers  # noqa: E402
-from artcolor.hints import rgb_to_ab  # noqa: E402
+from conftest import hue_chroma, hue_distance  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 
 GREEN = "#1e8449"
-
-
-def hue_chroma(rgb) -> tuple[float, float]:
-    a, b = rgb_to_ab(np.asarray(rgb, np.uint8))
-    return math.degrees(math.atan2(b, a)) % 360, math.hypot(a, b)
-
-
-def hue_distance(h1: float, h2: float) -> float:
-    return abs((h1 - h2 + 180) % 360 - 180)
 
 
 @pytest.fixture

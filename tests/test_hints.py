@@ -14,22 +14,13 @@ from PIL import Image
 from artcolor import Colorizer
 from artcolor.color import rgb_to_lab
 from artcolor.config import preset
+from conftest import hue_chroma, hue_distance
 from artcolor.hints import DEFAULT_RADIUS, HintSet, for_images, oriented_size, parse_colour, resolve, rgb_to_ab
 from artcolor.image import luminance_plane
 from artcolor.model import ColorNet
 from artcolor.srgb import l_from_y
 
 RED = "#c0392b"
-
-
-def hue_chroma(rgb) -> tuple[float, float]:
-    """Hue in degrees and chroma of one sRGB colour (r, g, b) uint8."""
-    a, b = rgb_to_ab(np.asarray(rgb, np.uint8))
-    return math.degrees(math.atan2(b, a)) % 360, math.hypot(a, b)
-
-
-def hue_distance(h1: float, h2: float) -> float:
-    return abs((h1 - h2 + 180) % 360 - 180)
 
 
 def gray_photo(width=96, height=64) -> Image.Image:

@@ -17,7 +17,7 @@ MIN_SIZE, MAX_SIZE = 16, 2048  # the network's working short side: it was traine
 
 def finite_number(name: str, value, low: float | None = None, high: float | None = None) -> float:
     """`value` as a float, or ValueError naming `name`: not a real number, NaN, infinite, out of [low, high]."""
-    value = _real(name, value)
+    value = real_number(name, value)
     if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
         raise ValueError(f"{name} must be a finite number{_range(low, high)}, got {value!r}")
     return value
@@ -47,7 +47,7 @@ def blend_weights(name: str, values: Sequence, count: int) -> list[float]:
         raise ValueError(f"{name} must be a list of numbers, got {values!r}") from None
     if len(values) != count:
         raise ValueError(f"got {count} styles but {len(values)} {name}")
-    weights = [_real(name, v) for v in values]
+    weights = [real_number(name, v) for v in values]
     if not all(math.isfinite(w) and w >= 0 for w in weights):
         raise ValueError(f"{name} must be finite and non-negative, got {weights}")
     top = max(weights, default=0.0)
@@ -57,7 +57,7 @@ def blend_weights(name: str, values: Sequence, count: int) -> list[float]:
     return [w / sum(scaled) for w in scaled]
 
 
-def _real(name: str, value) -> float:
+def real_number(name: str, value) -> float:
     """float(value) for real numbers (Python, numpy, 0-d tensors); ValueError naming `name` otherwise."""
     if isinstance(value, (str, bytes, bool)):
         raise ValueError(f"{name} must be a number, got {value!r}")

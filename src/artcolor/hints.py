@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageColor
 
+from .checks import real_number
 from .image import DEFAULT_MAX_PIXELS, ImageError, open_image
 from .srgb import EPS_F, SRGB8_TO_LINEAR
 
@@ -226,12 +227,7 @@ def _fields(name: str, item):
 
 
 def _number(name: str, what: str, value) -> float:
-    if isinstance(value, (bool, str, bytes)):
-        raise ValueError(f"{name}: {what} must be a number, got {value!r}")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: {what} must be a number, got {value!r}") from None
+    return real_number(f"{name}: {what}", value)
 
 
 def _coordinate(name: str, what: str, value, extent: int) -> float:
