@@ -15,6 +15,11 @@ MAX_STRENGTH = 4.0  # past the reference (1) colours grow more saturated; past 4
 MIN_SIZE, MAX_SIZE = 16, 2048  # the network's working short side: it was trained at 128
 
 
+class PredictionError(ValueError):
+    """The network gave a non-finite (NaN or inf) style code or prediction: damaged weights, or an
+    overflow. Raised instead of returning the black image such values would become."""
+
+
 def finite_number(name: str, value, low: float | None = None, high: float | None = None) -> float:
     """`value` as a float, or ValueError naming `name`: not a real number, NaN, infinite, out of [low, high]."""
     value = real_number(name, value)

@@ -20,7 +20,7 @@ from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
-from .checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, blend_weights, finite_number, integer
+from .checks import MAX_SIZE, MIN_SIZE, PredictionError, integer
 from .color import chroma_ratio
 from .config import ModelConfig, preset
 from .hints import HintSet, for_images
@@ -29,15 +29,10 @@ from .hub import push_folder, resolve_model, write_model_card
 from .image import DEFAULT_MAX_PIXELS, ImageLike, atomic_write, palette_image  # noqa: F401 (re-exported)
 from .model import ColorNet
 # the steps around the network, shared with the ONNX colouriser (and re-exported from here)
-from .pipeline import MAX_ASPECT, prepare, recombine, reference_input, resize_short_side, working_l, working_size  # noqa: F401
+from .pipeline import MAX_ASPECT, as_list, blend_codes, prepare, recombine, reference_input, resize_short_side, working_l, working_size  # noqa: F401
 
 BUNDLED = Path(__file__).parent / "weights" / "default"
 Backend = Literal["torch", "onnxruntime"]
-
-
-class PredictionError(ValueError):
-    """The network gave a non-finite (NaN or inf) style code or prediction: damaged weights, or an
-    overflow. Raised instead of returning the black image such values would become."""
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -115,16 +110,11 @@ class Colorizer:
 
         `strength` in [0, MAX_STRENGTH] (4); `style_weights`: one finite weight >= 0 per reference.
         """
-        strength = finite_number("strength", strength, 0.0, MAX_STRENGTH)
         null = self.net.null_style.detach()
-        if style is None:
-            return _finite_code(null)
-        styles = list(style) if isinstance(style, (list, tuple)) else [style]
-        weights = torch.tensor(blend_weights("style_weights", style_weights, len(styles))
-                               if style_weights is not None else [1 / len(styles)] * len(styles), device=self.device)
-        vectors = torch.stack([self._encode_one(s) for s in styles])
-        blended = (weights[:, None] * vectors).sum(0)
-        return _finite_code(null + strength * (blended - null))
+        codes = [null] if style is None else [self._encode_one(s) for s in as_list(style)]
+        weights = None if style is None else style_weights
+        code = blend_codes(null.cpu().numpy(), [c.cpu().numpy() for c in codes], weights, strength)
+        return torch.from_numpy(code).to(self.device)
 
     def _encode_one(self, style: ImageLike) -> torch.Tensor:
         x = torch.from_numpy(reference_input(style, self.config.style_size, self.max_pixels)).to(self.device)
@@ -209,13 +199,6 @@ class Colorizer:
             raise PredictionError(f"the network's prediction is not finite (NaN or inf) for {bad} of "
                                   f"{len(ratio)} images: the model's weights or the style code are damaged")
         return ratio
-
-
-def _finite_code(code: torch.Tensor) -> torch.Tensor:
-    if not torch.isfinite(code).all():
-        raise PredictionError("the style code is not finite (NaN or inf): the model's style encoder or "
-                              "null style is damaged")
-    return code
 
 
 def _onnx_runner(net: ColorNet):

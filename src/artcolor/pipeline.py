@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from .checks import MAX_STRENGTH, blend_weights, finite_number
+from .checks import MAX_STRENGTH, PredictionError, blend_weights, finite_number
 from .image import ImageLike, alpha_of, luminance_plane, open_image, rgb_array
 from .srgb import encode_in_gamut, l_from_y
 
@@ -71,7 +71,7 @@ def blend_codes(null: np.ndarray, codes: Sequence[np.ndarray], weights: Sequence
     blended = (np.asarray(w, np.float32)[:, None] * np.stack(codes)).sum(0)
     code = (null + np.float32(strength) * (blended - null)).astype(np.float32)
     if not np.isfinite(code).all():  # would become a black image, not an error
-        raise ValueError("the style code is not finite (NaN or inf): the model's style encoder or null style is damaged")
+        raise PredictionError("the style code is not finite (NaN or inf): the model's style encoder or null style is damaged")
     return code
 
 
