@@ -12,7 +12,8 @@ and the null style (automatic colourisation) as `null_style.npy`:
 - `style_encoder.onnx`: `rgb` (B, 3, H, W) sRGB in [0, 1], any H, W -> `style` (B, code_dim), the
   palette keys included. References are resized to short side `style_size` first, as in PyTorch.
 - `color_net.onnx`: `l` (B, 1, H, W) L* in [0, 100], any H, W (padded inside the graph to the
-  network's multiple), and `style` (B, code_dim) -> `out` (ab or sRGB, as `ColorNet.forward`) and
+  network's multiple), `style` (B, code_dim) and, for models with hint inputs, `hints` (B, 3, H, W)
+  (`hints.py`) -> `out` (ab or sRGB, as `ColorNet.forward`) and
   `ratio` (B, 3, H, W), the chroma ratio the full-resolution recombination multiplies by luminance.
 
 Everything around the graphs is `pipeline.py`, the code the PyTorch `Colorizer` runs too.
@@ -29,6 +30,8 @@ import numpy as np
 from PIL import Image
 
 from .checks import MAX_SIZE, MIN_SIZE, integer
+from .hints import HintSet, for_images
+from .hints import resolve as resolve_hints
 from .hub import resolve_model
 from .image import DEFAULT_MAX_PIXELS, ImageLike
 from .pipeline import as_list, blend_codes, prepare, recombine, reference_input, working_l, working_size
@@ -110,25 +113,32 @@ class OnnxColorizer:
         return blend_codes(self.null_style, codes, style_weights, strength)
 
     def colorize(self, image: ImageLike | Sequence[ImageLike], style=None, strength: float = 1.0,
-                 style_weights: Sequence[float] | None = None, size: int | None = None):
+                 style_weights: Sequence[float] | None = None, size: int | None = None, hints=None):
         """Colourise one image (returns a PIL image) or a list of them (returns a list), at full resolution.
 
         `style`: a reference (path, PIL image or array; a palette from `artcolor.palette_image`), a
         list of them blended by `style_weights`, or None for automatic colourisation. `strength`
-        moves from the null style (0) to the reference (1) and beyond.
+        moves from the null style (0) to the reference (1) and beyond. `hints`: as
+        `Colorizer.colorize` takes them (models with hint inputs).
         """
+        single = not isinstance(image, (list, tuple))
+        per_image = for_images(hints, len(as_list(image)), single)
+        if "hints" not in self.color_graph.inputs and any(h is not None for h in per_image):
+            raise ValueError("this model takes no colour hints (its config has hints: false)")
         code = self.encode_style(style, strength, style_weights)
-        outputs = [self.colorize_plane(*prepare(im, self.max_pixels), code, size) for im in as_list(image)]
-        return outputs if isinstance(image, (list, tuple)) else outputs[0]
+        planes = [prepare(im, self.max_pixels) for im in as_list(image)]
+        outputs = [self.colorize_plane(y, alpha, code, size, resolve_hints(h, y.shape[1], y.shape[0], self.max_pixels))
+                   for (y, alpha), h in zip(planes, per_image)]
+        return outputs[0] if single else outputs
 
     def colorize_plane(self, y: np.ndarray, alpha: Image.Image | None, style: np.ndarray,
-                       size: int | None = None) -> Image.Image:
-        """Luminance Y (H, W) in [0, 1], alpha or None, style code (code_dim,) -> the colour image."""
+                       size: int | None = None, hints: HintSet | None = None) -> Image.Image:
+        """Luminance Y (H, W) in [0, 1], alpha or None, style code (code_dim,), hints or None -> the colour image."""
         size = self.size if size is None else integer("size", size, MIN_SIZE, MAX_SIZE)
         l = working_l(y, working_size(*y.shape, size, self.multiple))  # (1, 1, h, w)
         feeds = {"l": l, "style": style[None]}
-        if "hints" in self.color_graph.inputs:  # a model that takes colour hints: none given
-            feeds["hints"] = np.zeros((1, 3, *l.shape[-2:]), np.float32)
+        if "hints" in self.color_graph.inputs:  # a model that takes colour hints
+            feeds["hints"] = np.zeros((1, 3, *l.shape[-2:]), np.float32) if hints is None else hints.raster(l.shape[-2:])
         ratio = self.color_graph(["ratio"], **feeds)[0][0]  # (3, h, w)
         if not np.isfinite(ratio).all():
             raise ValueError("the network's prediction is not finite (NaN or inf): the exported model is damaged")
