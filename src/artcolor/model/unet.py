@@ -9,6 +9,7 @@ from torch import nn
 from ..color import lab_to_linear_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linear, y_from_l
 from ..config import ModelConfig
 from .adain import AdaIN
+from .auto import AutoDecoder
 from .efficientnet import EfficientNetLite
 from .palette import AB_SCALE, FEATURES, PaletteKeys, luminance_palette, palette_prior
 
@@ -116,11 +117,14 @@ class SemanticFeatures(nn.Module):
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
 
-    def forward(self, l: torch.Tensor, n_levels: int) -> list[torch.Tensor | None]:
+    def features(self, l: torch.Tensor) -> list[torch.Tensor]:
+        """L* (B, 1, H, W) -> the encoder's feature maps of the photo as sRGB gray (strides 4 to 32)."""
+        return self.encoder.features(linear_to_srgb(y_from_l(l).clamp(0, 1).expand(-1, 3, -1, -1)))
+
+    def forward(self, l: torch.Tensor, n_levels: int, features: list[torch.Tensor] | None = None) -> list[torch.Tensor | None]:
         """L* (B, 1, H, W) -> one additive input per U-Net level (None where nothing joins)."""
-        gray = linear_to_srgb(y_from_l(l).clamp(0, 1).expand(-1, 3, -1, -1))  # the photo as sRGB gray
         out: list[torch.Tensor | None] = [None] * n_levels
-        for f, level, proj in zip(self.encoder.features(gray), self.levels, self.proj):
+        for f, level, proj in zip(self.features(l) if features is None else features, self.levels, self.proj):
             size = (l.shape[-2] >> level, l.shape[-1] >> level)
             x = F.interpolate(proj(f), size=size, mode="bilinear", align_corners=False) if f.shape[-2:] != size else proj(f)
             out[level] = x if out[level] is None else out[level] + x
@@ -136,6 +140,8 @@ class ColorNet(nn.Module):
     looked up by each pixel's L* (and, with `palette_classes`, by the class `palette_keys` sees in the
     gray image) and enters as extra input channels, as do colour hints (see `inputs`). With an
     `encoder`, ImageNet features of the gray photo join the U-Net at strides 4 to 32 (`SemanticFeatures`).
+    With an `auto_decoder`, the rows whose code is the null style (automatic colourisation, and a
+    reference at strength 0) are coloured by that decoder instead (`model/auto.py`), hints and all.
     Returns ab (B, 2, H, W) in Lab mode, or sRGB (B, 3, H, W) around [0, 1] in RGB mode.
     """
 
@@ -154,6 +160,7 @@ class ColorNet(nn.Module):
         )
         self.ups = nn.ModuleList(Up(ch[i + 1], ch[i], c.dec_convs, d, act) for i in reversed(range(len(ch) - 1)))
         self.head = nn.Conv2d(ch[0], 2 if c.color_space == "lab" else 3, 1)
+        self.auto = AutoDecoder(self.semantic.encoder.channels, c.auto_temperature, c.auto_mix) if c.auto_decoder else None
 
     def encode_style(self, rgb: torch.Tensor) -> torch.Tensor:
         """References (B, 3, H, W), sRGB in [0, 1] -> style codes (B, code_dim)."""
@@ -173,9 +180,22 @@ class ColorNet(nn.Module):
             style = self.null(l.shape[0])
         if style.shape[-1] != self.config.code_dim:
             raise ValueError(f"expected a style code of {self.config.code_dim} numbers, got {style.shape[-1]}")
+        encoded = self.semantic.features(l) if self.semantic is not None else None
+        if self.auto is None:
+            return self.styled(l, style, hints, encoded)
+        automatic = (style == self.null_style).all(dim=1)
+        tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()  # no data-dependent branches
+        if not tracing and bool(automatic.all()):
+            return self.auto(encoded, l, hints)
+        if not tracing and not bool(automatic.any()):
+            return self.styled(l, style, hints, encoded)
+        return torch.where(automatic[:, None, None, None], self.auto(encoded, l, hints), self.styled(l, style, hints, encoded))
+
+    def styled(self, l, style, hints, encoded) -> torch.Tensor:
+        """The U-Net under the style code (the encoder's features `encoded`, or None without one)."""
         x = self.inputs(l, style, hints)
         style = style[:, :self.config.style_dim]  # the latent drives the AdaINs; the palette is in x
-        features = self.semantic(l, len(self.downs)) if self.semantic is not None else [None] * len(self.downs)
+        features = self.semantic(l, len(self.downs), encoded) if self.semantic is not None else [None] * len(self.downs)
         skips = []
         for down, f in zip(self.downs, features):
             x = down(x, style, f)

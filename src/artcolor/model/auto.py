@@ -1,0 +1,150 @@
+"""The automatic decoder: a*b* from what the pretrained encoder sees in the gray photo.
+
+A reference tells the U-Net which colours to use; with none, the colours must come from what is in
+the photo. The U-Net's null style learned only the average colour (gray with a tint), so automatic
+colourisation gets a decoder of its own on the encoder's features (strides 4 to 32), L* and the
+colour hints, trained with the encoder frozen (`training/auto.py`).
+
+It predicts a*b* two ways, as Zhang et al. (2016) and the regression probes in the notes suggest:
+- `logits` over the a*b* bins of a 23 x 23 grid (10 apart, -110 to 110) that sRGB colours fall in,
+  read out at stride 4 by the
+  annealed mean (temperature T: 1 is the mean, towards 0 the mode): vivid, sometimes wrong;
+- a direct regression at stride 2: right on average, muted.
+The output is the regression moved a share `mix` of the way to the annealed mean: `mix` and T set
+how bold automatic colours are, and are the config's `auto_mix` and `auto_temperature`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..color import rgb_to_lab
+from .palette import AB_SCALE
+
+GRID = 10.0  # a*b* bin spacing
+BINS_1D = 23  # bin centres -110, -100, ..., 110 on each axis
+WIDTHS = (24, 48, 96, 128, 160)  # decoder widths at strides 2, 4, 8, 16, 32
+STEM = 16  # channels of L* and the hints at stride 2
+
+
+def grid_centres() -> torch.Tensor:
+    """(BINS_1D**2, 2) a*b* of every grid bin, a-major: bin ia * BINS_1D + ib."""
+    axis = (torch.arange(BINS_1D, device="cpu") - BINS_1D // 2) * GRID  # on the CPU even while building on "meta"
+    return torch.stack(torch.meshgrid(axis, axis, indexing="ij"), dim=-1).reshape(-1, 2)
+
+
+def grid_index(ab: torch.Tensor) -> torch.Tensor:
+    """a*b* (..., 2) -> index of the nearest grid bin (...)."""
+    g = (ab.clamp(-110, 110) / GRID).round().long() + BINS_1D // 2
+    return g[..., 0] * BINS_1D + g[..., 1]
+
+
+@functools.cache
+def _in_gamut() -> tuple[torch.Tensor, torch.Tensor]:
+    """The grid bins some sRGB colour falls in (sampled 5 apart per channel; as Zhang et al.'s 313 of
+    their grid), and the map from every grid bin to the nearest of them."""
+    v = torch.arange(0, 256, 5, dtype=torch.float64, device="cpu") / 255
+    rgb = torch.stack(torch.meshgrid(v, v, v, indexing="ij"), dim=0).reshape(1, 3, -1, 1).float()
+    seen = torch.unique(grid_index(rgb_to_lab(rgb)[0, 1:, :, 0].T))
+    centres = grid_centres()
+    nearest = torch.cdist(centres, centres[seen]).argmin(dim=1)
+    return seen, nearest
+
+
+def bin_centres() -> torch.Tensor:
+    """(Q, 2) a*b* of the bins in the sRGB gamut, the classes the decoder predicts."""
+    return grid_centres()[_in_gamut()[0]]
+
+
+def n_bins() -> int:
+    return len(_in_gamut()[0])
+
+
+def soft_bins(ab: torch.Tensor) -> torch.Tensor:
+    """a*b* (B, 2, H, W) -> (B, Q, H, W): bilinear weights on the four grid bins around each value
+    (a grid bin outside the gamut hands its weight to the nearest one inside)."""
+    g = (ab.clamp(-110, 110) / GRID + BINS_1D // 2).clamp(0, BINS_1D - 1 - 1e-4)  # grid coordinates
+    lo = g.floor()
+    frac = g - lo
+    lo = lo.long()
+    nearest = _in_gamut()[1].to(ab.device)
+    out = ab.new_zeros(ab.shape[0], n_bins(), *ab.shape[-2:])
+    for da in (0, 1):
+        wa = frac[:, 0] if da else 1 - frac[:, 0]
+        for db in (0, 1):
+            wb = frac[:, 1] if db else 1 - frac[:, 1]
+            index = nearest[(lo[:, 0] + da) * BINS_1D + lo[:, 1] + db]
+            out.scatter_add_(1, index[:, None], (wa * wb)[:, None])
+    return out
+
+
+def annealed_mean(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """(B, Q, H, W) logits -> (B, 2, H, W) a*b*: the mean of the distribution sharpened by 1 / T."""
+    p = torch.softmax(logits / temperature, dim=1)
+    return torch.einsum("bqhw,qc->bchw", p, bin_centres().to(logits))
+
+
+def _block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """A 1x1 conv that fuses the inputs, then a 3x3 conv; each with batch norm and ReLU."""
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(),
+                         nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU())
+
+
+def pooled_hints(hints: torch.Tensor | None, l: torch.Tensor, stride: int) -> torch.Tensor:
+    """Hints (B, 3, H, W) -> (B, 3, H / stride, W / stride): the hints' mean a*b* (/ AB_SCALE) in each
+    cell and whether the cell holds any, so a one-pixel hint counts at every scale."""
+    if hints is None:
+        return l.new_zeros(l.shape[0], 3, l.shape[-2] // stride, l.shape[-1] // stride)
+    mask = hints[:, 2:3]
+    if stride == 1:
+        return torch.cat([hints[:, :2] * mask / AB_SCALE, mask], dim=1)
+    weight = F.avg_pool2d(mask, stride)
+    ab = F.avg_pool2d(hints[:, :2] * mask, stride) / weight.clamp(min=1e-6)
+    return torch.cat([ab / AB_SCALE, F.max_pool2d(mask, stride)], dim=1)
+
+
+class AutoDecoder(nn.Module):
+    """Encoder features at strides 4, 8, 16, 32 (+ L*, hints) -> a*b* at the input's size.
+
+    Top-down: each level upsamples the coarser one and fuses it with the encoder's map of its stride
+    (through a 1x1 lateral conv) and the hints pooled to it; the last level, at stride 2, fuses L*.
+    Each fusion is a 1x1 conv then a 3x3 one: the encoder has seen the context already, and training
+    on two CPU cores pays for every multiply.
+    """
+
+    def __init__(self, feature_channels: tuple[int, ...], temperature: float = 0.38, mix: float = 0.5):
+        super().__init__()
+        w = WIDTHS
+        self.temperature, self.mix = temperature, mix
+        self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c, width in zip(feature_channels, w[1:]))
+        self.top = _block(w[4] + 3, w[4])
+        self.fuse = nn.ModuleList(_block(w[i + 1] + w[i] + 3, w[i]) for i in (3, 2, 1))  # strides 16, 8, 4
+        self.stem = nn.Sequential(nn.Conv2d(1 + 3, STEM, 3, padding=1), nn.ReLU())  # L* and hints at stride 2
+        self.last = nn.Sequential(nn.Conv2d(2 * STEM, w[0], 3, padding=1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU())
+        self.logits = nn.Conv2d(w[1], n_bins(), 1)
+        self.narrow = nn.Conv2d(w[1], STEM, 1)  # upsampled to stride 2 narrow: 4x the pixels
+        self.regress = nn.Conv2d(w[0], 2, 1)
+
+    def heads(self, features: list[torch.Tensor], l: torch.Tensor, hints: torch.Tensor | None = None):
+        """-> (logits (B, Q, H/4, W/4), regressed a*b* (B, 2, H/2, W/2) in a*b* units)."""
+        f4, f8, f16, f32 = (lat(f) for lat, f in zip(self.lateral, features))
+        x = self.top(torch.cat([f32, pooled_hints(hints, l, 32)], dim=1))
+        for fuse, f, stride in zip(self.fuse, (f16, f8, f4), (16, 8, 4)):
+            x = F.interpolate(x, size=f.shape[-2:], mode="bilinear", align_corners=False)
+            x = fuse(torch.cat([x, f, pooled_hints(hints, l, stride)], dim=1))
+        logits = self.logits(x)
+        stem = self.stem(torch.cat([F.avg_pool2d(l / 50 - 1, 2), pooled_hints(hints, l, 2)], dim=1))
+        x = F.interpolate(self.narrow(x), size=stem.shape[-2:], mode="bilinear", align_corners=False)
+        return logits, self.regress(self.last(torch.cat([x, stem], dim=1))) * AB_SCALE
+
+    def forward(self, features: list[torch.Tensor], l: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """-> a*b* (B, 2, H, W): the regression moved `mix` of the way to the annealed mean."""
+        logits, ab = self.heads(features, l, hints)
+        if self.mix:
+            vivid = F.interpolate(annealed_mean(logits, self.temperature), size=ab.shape[-2:], mode="bilinear", align_corners=False)
+            ab = ab + self.mix * (vivid - ab)
+        return F.interpolate(ab, size=l.shape[-2:], mode="bilinear", align_corners=False)

@@ -1,0 +1,168 @@
+"""Training the automatic decoder (`model/auto.py`) on a trained model's frozen encoder.
+
+The encoder does not learn here, so its features are computed once per crop and cached (`cache`);
+an epoch then costs only the decoder. Each photo gives `variants` random crops (training's own
+`random_crop`), and a batch is mirrored at random (the features with it: near enough for an
+augmentation). The photos that `artcolor train` holds out (`split_indices`, 2%, at most 64) are held
+out here too, so they measure the result.
+
+Loss: cross-entropy over the a*b* bins against bilinear soft targets, each pixel weighted by the
+rarity of its colour (Zhang et al. 2016's rebalancing, lambda 0.5), plus `regression` x Huber on
+the regressed a*b* (/ AB_SCALE). Colour hints drawn from the ground truth (the recipe's rule) enter
+in half the samples, and the loss covers every pixel, so the decoder learns to spread them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..color import linear_to_srgb, rgb_to_lab, y_from_l
+from ..model import ColorNet
+from ..model.auto import BINS_1D, AutoDecoder, _in_gamut, grid_index, soft_bins
+from ..model.palette import AB_SCALE
+from . import data as D
+from .config import RecipeConfig
+from .recipe import draw_hints
+
+
+@dataclass
+class AutoConfig:
+    size: int = 128  # crop size, the model's working size
+    variants: int = 2  # random crops cached per photo
+    epochs: int = 12
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    regression: float = 10.0  # weight of the Huber term beside the cross-entropy
+    rebalance: float = 0.5  # lambda: 0 weights by rarity alone, 1 not at all
+    seed: int = 0
+
+
+def gray_rgb(l: torch.Tensor) -> torch.Tensor:
+    """L* (B, 1, H, W) -> the gray photo as sRGB (B, 3, H, W), as `SemanticFeatures` sees it."""
+    return linear_to_srgb(y_from_l(l).clamp(0, 1).expand(-1, 3, -1, -1))
+
+
+@torch.inference_mode()
+def cache(net: ColorNet, photos: str, out: Path, cfg: AutoConfig, batch: int = 64, log=print) -> None:
+    """Encoder features, L* and a*b* of `cfg.variants` crops of every training photo -> out/cache.pt."""
+    source = D.open_source(photos)
+    train_idx, held_idx = D.split_indices(source.names, 0.02, 64)
+    encoder = net.semantic.encoder.eval()
+    feats, ls, abs_, start = None, [], [], time.time()
+    keys = [(i, v) for i in train_idx for v in range(cfg.variants)]
+    for at in range(0, len(keys), batch):
+        crops = []
+        for i, v in keys[at:at + batch]:
+            try:
+                im = source.load(i)
+            except (OSError, ValueError) as e:
+                log(f"skipping {source.names[i]}: {e}")
+                continue
+            crops.append(D.random_crop(im, cfg.size, np.random.default_rng([cfg.seed, i, v])).copy())
+        lab = rgb_to_lab(torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255)
+        f = encoder.features(gray_rgb(lab[:, :1]))
+        feats = [[] for _ in f] if feats is None else feats
+        for store, x in zip(feats, f):
+            store.append(x.half())
+        ls.append(lab[:, :1].half())
+        abs_.append(lab[:, 1:].half())
+        if at // batch % 20 == 0:
+            log(f"cached {at + len(crops)}/{len(keys)} crops ({time.time() - start:.0f} s)")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save({"features": [torch.cat(f) for f in feats], "l": torch.cat(ls), "ab": torch.cat(abs_),
+                "held_out": [source.names[i] for i in held_idx]}, out / "cache.pt")
+
+
+def rebalance_weights(ab: torch.Tensor, lam: float) -> torch.Tensor:
+    """(Q,) weight per in-gamut bin: 1 / ((1 - lam) p + lam / Q_seen), p the smoothed frequency of
+    the grid bin nearest each stride-4 pixel, normalised so the mean weight is about 1."""
+    counts = torch.zeros(BINS_1D * BINS_1D, dtype=torch.float64)  # over the whole grid, for smoothing
+    for chunk in ab.split(512):
+        q = grid_index(F.avg_pool2d(chunk.float(), 4).movedim(1, -1))
+        counts += torch.bincount(q.flatten(), minlength=counts.numel()).double()
+    p = counts.reshape(1, 1, BINS_1D, BINS_1D)
+    kernel = torch.exp(-torch.arange(-2, 3, dtype=torch.float64) ** 2 / (2 * 0.5 ** 2))  # sigma 5 a*b* units
+    kernel = kernel / kernel.sum()
+    p = F.conv2d(F.conv2d(p, kernel.view(1, 1, 5, 1), padding=(2, 0)), kernel.view(1, 1, 1, 5), padding=(0, 2)).flatten()
+    p = p / p.sum()
+    inside = _in_gamut()[0]
+    p, counts = p[inside] / p[inside].sum(), counts[inside]  # (the few pixels outside: their nearest bin, at its weight)
+    seen = int((counts > 0).sum())
+    w = 1 / ((1 - lam) * p + lam / seen)
+    return (w / (counts / counts.sum() * w).sum()).float()
+
+
+def nearest_bin(ab: torch.Tensor) -> torch.Tensor:
+    """a*b* (B, 2, H, W) -> (B, H, W) index of the nearest in-gamut bin (of `bin_centres`)."""
+    return _in_gamut()[1][grid_index(ab.movedim(1, -1))]
+
+
+def losses(decoder: AutoDecoder, features, l, ab, hints, weights, cfg: AutoConfig) -> tuple[torch.Tensor, dict]:
+    logits, regressed = decoder.heads(features, l, hints)
+    ab4, ab2 = F.avg_pool2d(ab, 4), F.avg_pool2d(ab, 2)
+    ce = -(soft_bins(ab4) * torch.log_softmax(logits, dim=1)).sum(1)
+    ce = (ce * weights[nearest_bin(ab4)]).mean()
+    huber = F.smooth_l1_loss(regressed / AB_SCALE, ab2 / AB_SCALE, beta=0.1)
+    return ce + cfg.regression * huber, {"ce": ce.item(), "huber": huber.item()}
+
+
+def train(net: ColorNet, cached: Path, out: Path, cfg: AutoConfig, resume: bool = False, log=print) -> AutoDecoder:
+    """Train `net.auto` (built fresh unless resuming) on the cache; checkpoints to out/auto.pt each epoch."""
+    data = torch.load(cached / "cache.pt", weights_only=True)
+    features, l_all, ab_all = data["features"], data["l"], data["ab"]
+    n = len(l_all)
+    weights = rebalance_weights(ab_all, cfg.rebalance)
+    decoder = net.auto
+    opt = torch.optim.AdamW(decoder.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    batch = min(cfg.batch_size, n)
+    steps_per_epoch = n // batch
+    total = cfg.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1, (s + 1) / 200) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    epoch = 0
+    if resume and (out / "auto.pt").is_file():
+        state = torch.load(out / "auto.pt", weights_only=True)
+        decoder.load_state_dict(state["decoder"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        epoch = state["epoch"]
+        log(f"resumed at epoch {epoch}")
+    recipe = RecipeConfig()
+    for epoch in range(epoch, cfg.epochs):
+        g = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+        order = torch.randperm(n, generator=g)
+        decoder.train()
+        start, sums = time.time(), {"ce": 0.0, "huber": 0.0}
+        for s in range(steps_per_epoch):
+            idx = order[s * batch:(s + 1) * batch]
+            f = [x[idx].float() for x in features]
+            l, ab = l_all[idx].float(), ab_all[idx].float()
+            if torch.rand((), generator=g) < 0.5:
+                f, l, ab = [x.flip(-1) for x in f], l.flip(-1), ab.flip(-1)
+            hints = draw_hints(torch.cat([l, ab], dim=1), recipe, g)
+            loss, parts = losses(decoder, f, l, ab, hints, weights, cfg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            for k in sums:
+                sums[k] += parts[k]
+            if (s + 1) % 100 == 0:
+                log(f"epoch {epoch + 1} step {s + 1}/{steps_per_epoch} ce {sums['ce'] / (s + 1):.3f} "
+                    f"huber {sums['huber'] / (s + 1):.4f} ({(s + 1) * batch / (time.time() - start):.0f} crops/s)")
+        torch.save({"decoder": decoder.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "epoch": epoch + 1, "config": dataclasses.asdict(cfg)}, out / "auto.pt.tmp")
+        (out / "auto.pt.tmp").replace(out / "auto.pt")
+        log(f"epoch {epoch + 1} done: ce {sums['ce'] / steps_per_epoch:.3f} huber {sums['huber'] / steps_per_epoch:.4f}")
+    (out / "auto_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+    return decoder.eval()

@@ -1,0 +1,187 @@
+"""The automatic decoder (model/auto.py) and its training (training/auto.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import perturb
+
+from artcolor import Colorizer
+from artcolor.config import ModelConfig, preset
+from artcolor.model import ColorNet
+from artcolor.model.auto import _in_gamut, annealed_mean, bin_centres, n_bins, soft_bins
+from artcolor.training.auto import AutoConfig, cache, nearest_bin, rebalance_weights, train
+
+AUTO = dataclasses.replace(preset("tiny"), encoder="efficientnet-lite0", hints=True, auto_decoder=True, image_size=64)
+
+
+@pytest.fixture(scope="module")
+def net() -> ColorNet:
+    torch.manual_seed(0)
+    return perturb(ColorNet(AUTO), scale=0.05).eval()
+
+
+def test_soft_bins_are_weights_whose_mean_is_the_colour():
+    ab = torch.tensor([[3.0, -47.5], [0.0, 0.0], [52.0, 61.0], [-61.2, 58.8]]).T.reshape(1, 2, 2, 2)  # in sRGB's gamut
+    w = soft_bins(ab)
+    assert w.shape == (1, n_bins(), 2, 2)
+    assert torch.allclose(w.sum(1), torch.ones(1, 2, 2))
+    assert (w > 0).sum(1).max() <= 4
+    mean = torch.einsum("bqhw,qc->bchw", w, bin_centres())
+    assert torch.allclose(mean, ab, atol=1e-4)
+    outside = soft_bins(torch.tensor([109.0, -110.0]).view(1, 2, 1, 1))  # no sRGB colour: its nearest bins
+    assert outside.sum().item() == pytest.approx(1.0) and 200 < n_bins() < 330
+
+
+def test_annealed_mean_goes_from_the_mean_to_the_mode():
+    logits = torch.full((1, n_bins(), 1, 1), -30.0)
+    centres = bin_centres()
+    a, b = int(nearest_bin(torch.tensor([40.0, 20.0]).view(1, 2, 1, 1))), int(nearest_bin(torch.tensor([-30.0, -50.0]).view(1, 2, 1, 1)))
+    logits[0, a], logits[0, b] = 1.0, 0.0  # a is likelier than b
+    p = torch.softmax(logits[0, :, 0, 0].double(), 0)
+    mean = (p[:, None] * centres.double()).sum(0)
+    assert torch.allclose(annealed_mean(logits, 1.0)[0, :, 0, 0].double(), mean, atol=1e-3)
+    assert torch.allclose(annealed_mean(logits, 0.05)[0, :, 0, 0], torch.tensor([40.0, 20.0]), atol=1e-3)
+    assert centres[a].tolist() == [40.0, 20.0]
+
+
+def test_rebalancing_favours_rare_colours_with_mean_weight_one():
+    ab = torch.zeros(4, 2, 16, 16)
+    ab[0, 0] = 60.0  # one image in four is red; the rest gray
+    w = rebalance_weights(ab, 0.5)
+    gray, red = int(nearest_bin(torch.zeros(1, 2, 1, 1))), int(nearest_bin(torch.tensor([60.0, 0]).view(1, 2, 1, 1)))
+    assert w[red] > 1.3 * w[gray]  # p 1/4 against 3/4 of the pixels (before smoothing)
+    q = nearest_bin(torch.nn.functional.avg_pool2d(ab, 4))
+    assert w[q].mean().item() == pytest.approx(1.0, rel=0.05)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"auto_decoder": True}, "needs an encoder"),
+    ({"auto_decoder": True, "encoder": "efficientnet-lite0", "color_space": "rgb"}, "color_space 'lab'"),
+    ({"auto_temperature": 0.0}, "auto_temperature must be a number"),
+    ({"auto_mix": 1.5}, "auto_mix must be a number"),
+    ({"auto_mix": True}, "auto_mix must be a number"),
+    ({"auto_decoder": "yes"}, "auto_decoder must be true or false"),
+])
+def test_bad_auto_settings_are_named(changes, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(ModelConfig(), **changes)
+
+
+def test_null_style_rows_go_to_the_decoder_and_others_to_the_unet(net):
+    l = torch.rand(3, 1, 64, 96) * 100
+    other = net.null(1) + 0.3
+    styles = torch.cat([net.null(1), other, net.null(1)])
+    with torch.no_grad():
+        mixed = net(l, styles)
+        auto = net.auto(net.semantic.features(l), l)
+        styled = net.styled(l, other.expand(3, -1), None, net.semantic.features(l))
+        by_none = net(l)  # style None: the null style, so the decoder
+    assert torch.allclose(mixed[[0, 2]], auto[[0, 2]], atol=1e-5)
+    assert torch.allclose(mixed[1], styled[1], atol=1e-5)
+    assert torch.allclose(by_none, auto, atol=1e-5)
+    assert (auto[1] - styled[1]).abs().mean() > 1e-3, "the two paths must differ for the test to mean anything"
+
+
+def test_hints_steer_the_decoder_where_they_are(net):
+    l = torch.full((1, 1, 64, 64), 60.0)
+    hints = torch.zeros(1, 3, 64, 64)
+    hints[0, 0, 20:26, 20:26], hints[0, 1, 20:26, 20:26], hints[0, 2, 20:26, 20:26] = 50.0, -40.0, 1.0
+    with torch.no_grad():
+        plain, hinted = net(l), net(l, hints=hints)
+    assert (hinted - plain).abs().max() > 1e-3
+
+
+def test_readout_settings_move_the_output(net):
+    l = torch.rand(1, 1, 64, 64) * 100
+    with torch.no_grad():
+        outs = []
+        for mix in (0.0, 1.0):
+            net.auto.mix = mix
+            outs.append(net(l))
+        net.auto.mix = AUTO.auto_mix
+    assert (outs[0] - outs[1]).abs().mean() > 1e-3
+
+
+def test_model_folder_round_trip_keeps_the_decoder(net, tmp_path, gray_photo):
+    Colorizer(net).save(tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["model"]["auto_decoder"] is True
+    _in_gamut.cache_clear()  # as in a fresh process: load_net first builds the network on "meta"
+    again = Colorizer.load(tmp_path / "m")
+    assert again.net.auto is not None
+    a, b = Colorizer(net).colorize(gray_photo), again.colorize(gray_photo)
+    assert np.abs(np.asarray(a, int) - np.asarray(b, int)).max() <= 1
+
+
+def test_onnx_export_colours_automatic_palette_and_hints_as_torch(net, tmp_path, gray_photo, palettes):
+    pytest.importorskip("onnxruntime")
+    from artcolor.export import PSNR_FLOOR, export_model
+    from artcolor.onnx import OnnxColorizer
+
+    folder = export_model(net, tmp_path / "onnx")
+    torch_side, onnx_side = Colorizer(net), OnnxColorizer(folder)
+    w, h = gray_photo.size
+    hints = [(w // 3, h // 2, "#c0392b", 6.0)]
+    for style, hint in ((None, None), (palettes[0], None), (None, hints), (palettes[1], hints)):
+        a = np.asarray(torch_side.colorize(gray_photo, style=style, hints=hint), np.float64)
+        b = np.asarray(onnx_side.colorize(gray_photo, style=style, hints=hint), np.float64)
+        mse = np.mean((a - b) ** 2)
+        assert mse == 0 or 10 * np.log10(255 ** 2 / mse) >= PSNR_FLOOR, (style is None, hint is None)
+
+
+def _photos(folder: Path, n: int = 6) -> Path:
+    """Made photos: a blue top half over a green bottom, with texture."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        a = np.zeros((80, 100, 3), np.uint8)
+        a[:40] = (60, 110, 220)
+        a[40:] = (50, 170, 60)
+        a = np.clip(a + rng.integers(-20, 20, a.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(a).save(folder / f"p{i}.png")
+    return folder
+
+
+def test_training_learns_the_colours_of_the_photos(tmp_path):
+    torch.manual_seed(0)
+    net = ColorNet(AUTO)
+    cfg = AutoConfig(size=64, variants=2, epochs=30, batch_size=4, lr=3e-3)
+    cache(net, str(_photos(tmp_path / "photos")), tmp_path, cfg, log=lambda *_: None)
+    data = torch.load(tmp_path / "cache.pt", weights_only=True)
+    assert len(data["l"]) == 10 and len(data["held_out"]) == 1  # 5 training photos x 2 crops; 1 held out
+    l, ab = data["l"][:4].float(), data["ab"][:4].float()
+    with torch.no_grad():
+        before = (net.eval()(l) - ab).abs().mean()
+    train(net, tmp_path, tmp_path, cfg, log=lambda *_: None)
+    with torch.no_grad():
+        after = (net.eval()(l) - ab).abs().mean()
+    assert after < 0.6 * before
+    assert (tmp_path / "auto.pt").is_file()
+
+
+def test_train_auto_command_writes_a_model_with_the_decoder(run_cli, tmp_path, gray_photo):
+    base = tmp_path / "base"
+    torch.manual_seed(0)
+    Colorizer(ColorNet(dataclasses.replace(AUTO, auto_decoder=False))).save(base)
+    photos = _photos(tmp_path / "photos")
+    code, out, err = run_cli("train-auto", "--weights", str(base), "--photos", str(photos), "--out",
+                             str(tmp_path / "run"), "--epochs", "1", "--mix", "0.25")
+    assert code == 0, err
+    model = Colorizer.load(tmp_path / "run" / "model")
+    assert model.net.auto is not None and model.net.auto.mix == 0.25
+    assert model.colorize(gray_photo).size == gray_photo.size
+    code, _, err = run_cli("train-auto", "--weights", str(tmp_path / "nowhere"), "--photos", str(photos), "--out", str(tmp_path / "r2"))
+    assert code != 0 and "nowhere" in err
+
+
+def test_train_auto_needs_an_encoder(run_cli, tmp_path):
+    Colorizer.from_preset("tiny").save(tmp_path / "tiny")
+    code, _, err = run_cli("train-auto", "--weights", str(tmp_path / "tiny"), "--photos", str(tmp_path), "--out", str(tmp_path / "r"))
+    assert code != 0 and "no encoder" in err
