@@ -166,10 +166,10 @@ def palette_distance(outs: list[np.ndarray], reference) -> float:
 def quality(colorizer: Colorizer, frames, maps, shots, style, carries: list[float]) -> None:
     per_frame = list(colorize_frames(frames, colorizer, style=style, stabilize=False))
     rows = [("per-frame", per_frame, None)]
-    for carry in carries:
-        stabilizer = ChromaStabilizer(carry=carry)
-        rows.append((f"video, carry {carry}", list(colorize_frames(frames, colorizer, style=style,
-                                                                   stabilize=stabilizer)), stabilizer))
+    for carry, spread in [(c, True) for c in carries] + [(carries[-1], False)]:
+        stabilizer = ChromaStabilizer(carry=carry, keep_spread=spread)
+        name = f"video, carry {carry}" + ("" if spread else ", spread not kept")
+        rows.append((name, list(colorize_frames(frames, colorizer, style=style, stabilize=stabilizer)), stabilizer))
     base = flicker(per_frame, maps, shots)
     print("| mode | flicker: mean abs d a\\*b\\* | at fixed lightness | abs d L\\* | palette SWD | cuts found |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")

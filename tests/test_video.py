@@ -146,6 +146,35 @@ def test_stabiliser_damps_noisy_predictions_along_motion():
     assert min(stabilise.trusted[1:]) > 0.5 and stabilise.cuts == 0
 
 
+def _colourful(rng, shape, noise):
+    """Chroma ratios (3, h, w) of luminance 1: a fixed pattern of colours plus per-frame noise."""
+    from artcolor.color import Y_WEIGHTS
+
+    v = np.sin(np.arange(shape[1])[None, None] / 5 + np.array([0, 2, 4])[:, None, None]) * 0.4
+    v = np.broadcast_to(v, (3, *shape)) + noise * rng.standard_normal((3, *shape))
+    w = np.asarray(Y_WEIGHTS, np.float64)[:, None, None]
+    return (1 + v - (w * v).sum(0)).astype(np.float32)
+
+
+def test_stabiliser_keeps_the_spread_of_colours_and_the_luminance():
+    rng = np.random.default_rng(0)
+    gray = texture(2, (48, 64))
+    spread = lambda r: np.sqrt(((r - r.mean((1, 2), keepdims=True)) ** 2).sum(0).mean())  # noqa: E731
+    outs = {}
+    for keep in (True, False):
+        stabilise, rng = ChromaStabilizer(keep_spread=keep), np.random.default_rng(0)
+        for _ in range(8):
+            ratio = _colourful(rng, (48, 64), noise=0.3)
+            out = stabilise(gray, ratio)
+        outs[keep] = (spread(out) / spread(ratio), out)
+    kept, narrowed = outs[True][0], outs[False][0]
+    assert narrowed < 0.95 and abs(kept - 1) < 1e-3  # averaging the noise narrowed the colours; kept: restored
+    from artcolor.color import Y_WEIGHTS
+
+    luminance = np.tensordot(np.asarray(Y_WEIGHTS), outs[True][1], axes=1)
+    assert np.abs(luminance - 1).max() < 1e-4
+
+
 def test_stabiliser_takes_the_new_prediction_at_a_cut(astronaut, coffee):
     stabilise = ChromaStabilizer()
     before, after = gray_frames(astronaut, 1)[0], gray_frames(coffee, 1)[0]

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+MAX_RESPREAD = 1.25  # the most `ChromaStabilizer._respread` widens a frame's colours
+
 
 def require_cv2():
     try:
@@ -64,10 +66,12 @@ class ChromaStabilizer:
     share of trusted pixels below which a frame is taken for a cut too (made cuts between photos:
     0 to 2%; between two random textures of one histogram: about 20%; within made shots: 56 to 99%).
     `keep_saturation`: blend the chroma's length apart from its direction (see `_blend`).
+    `keep_spread`: give each stabilised frame the spread of colours of its own prediction (see
+    `_respread`), so carrying the past smooths grain-born colour noise without narrowing the palette.
     """
 
     def __init__(self, carry: float = 0.8, cut_threshold: float = 0.3, photometric_tolerance: float = 0.4,
-                 min_trusted: float = 0.3, keep_saturation: bool = True):
+                 min_trusted: float = 0.3, keep_saturation: bool = True, keep_spread: bool = True):
         if not 0 <= carry < 1:
             raise ValueError(f"carry must be in [0, 1), got {carry}")
         if not 0 < cut_threshold <= 1:
@@ -75,7 +79,7 @@ class ChromaStabilizer:
         cv2 = require_cv2()
         self.cv2 = cv2
         self.carry, self.cut_threshold, self.photometric_tolerance = carry, cut_threshold, photometric_tolerance
-        self.min_trusted, self.keep_saturation = min_trusted, keep_saturation
+        self.min_trusted, self.keep_saturation, self.keep_spread = min_trusted, keep_saturation, keep_spread
         self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         self.cuts = 0  # scene cuts seen so far (the first frame not counted)
         self.trusted = []  # per frame, the share of pixels that took colour from the past
@@ -95,7 +99,8 @@ class ChromaStabilizer:
             weight, warped = self._carried(gray)
             trusted = float((weight > 0).mean())
             if trusted >= self.min_trusted:
-                ratio_hwc = self._blend(warped, ratio_hwc, weight[..., None])
+                blended = self._blend(warped, ratio_hwc, weight[..., None])
+                ratio_hwc = self._respread(blended, ratio_hwc) if self.keep_spread else blended
             else:  # almost nothing can be followed from the last frame: a cut the histograms missed
                 self.cuts += 1
         self.trusted.append(trusted)
@@ -115,6 +120,23 @@ class ChromaStabilizer:
         length = lambda r: np.linalg.norm(r - 1, axis=-1, keepdims=True)  # noqa: E731
         target = length(past) * weight + length(new) * (1 - weight)
         return 1 + (blend - 1) * (target / np.maximum(length(blend), 1e-6))
+
+    @staticmethod
+    def _respread(blend: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """`blend` (h, w, 3) scaled about its mean colour so its colours spread as far as `new`'s.
+
+        Averaging over time also averages away the colour noise that grain puts into each
+        prediction, so the frame's colours gather closer to their mean than the palette's do. One
+        scale for the whole frame (and for all three channels, about a mean whose luminance is 1)
+        restores the spread without moving any pixel's hue relative to the others or its luminance.
+        The scale is at most MAX_RESPREAD: where the prediction is mostly noise, its spread is not
+        the palette's.
+        """
+        spread = lambda r: float(np.sqrt(((r - r.mean((0, 1))) ** 2).sum(-1).mean()))  # noqa: E731
+        mean, have = blend.mean((0, 1)), spread(blend)
+        if have < 1e-6:
+            return blend
+        return (mean + (blend - mean) * min(spread(new) / have, MAX_RESPREAD)).astype(np.float32)
 
     def _follows(self, gray: np.ndarray) -> bool:
         """Whether this frame continues the last one's shot (False for the first frame and at cuts)."""
