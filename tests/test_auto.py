@@ -97,6 +97,10 @@ def test_hints_steer_the_decoder_where_they_are(net):
     with torch.no_grad():
         plain, hinted = net(l), net(l, hints=hints)
     assert (hinted - plain).abs().max() > 1e-3
+    assert torch.allclose(hinted[0, :, 20:26, 20:26], hints[0, :2, 20:26, 20:26])  # the hint wins where it is
+    outside = torch.ones(64, 64, dtype=torch.bool)
+    outside[16:30, 16:30] = False
+    assert (hinted - plain)[0][:, outside].abs().mean() < (hinted - plain)[0, :, 20:26, 20:26].abs().mean()
 
 
 def test_readout_settings_move_the_output(net):

@@ -142,9 +142,14 @@ class AutoDecoder(nn.Module):
         return logits, self.regress(self.last(torch.cat([x, stem], dim=1))) * AB_SCALE
 
     def forward(self, features: list[torch.Tensor], l: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
-        """-> a*b* (B, 2, H, W): the regression moved `mix` of the way to the annealed mean."""
+        """-> a*b* (B, 2, H, W): the regression moved `mix` of the way to the annealed mean; where a
+        hint is, its own a*b* (the decoder spreads it, and the hint wins on its own pixels)."""
         logits, ab = self.heads(features, l, hints)
         if self.mix:
             vivid = F.interpolate(annealed_mean(logits, self.temperature), size=ab.shape[-2:], mode="bilinear", align_corners=False)
             ab = ab + self.mix * (vivid - ab)
-        return F.interpolate(ab, size=l.shape[-2:], mode="bilinear", align_corners=False)
+        ab = F.interpolate(ab, size=l.shape[-2:], mode="bilinear", align_corners=False)
+        if hints is not None:
+            mask = hints[:, 2:3]
+            ab = ab + mask * (hints[:, :2] - ab)
+        return ab
