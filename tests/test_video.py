@@ -175,6 +175,14 @@ def test_stabiliser_keeps_the_spread_of_colours_and_the_luminance():
     assert np.abs(luminance - 1).max() < 1e-4
 
 
+def test_clip_keeps_the_spread_with_a_reference_only(tiny, palettes):
+    from artcolor.video.pipeline import ClipColorizer
+
+    assert ClipColorizer(tiny, style=palettes[0]).stabilizer.keep_spread
+    assert not ClipColorizer(tiny).stabilizer.keep_spread
+    assert ClipColorizer(tiny, stabilize=False).stabilizer is None
+
+
 def test_stabiliser_takes_the_new_prediction_at_a_cut(astronaut, coffee):
     stabilise = ChromaStabilizer()
     before, after = gray_frames(astronaut, 1)[0], gray_frames(coffee, 1)[0]

@@ -43,7 +43,10 @@ class ClipColorizer:
         if isinstance(stabilize, ChromaStabilizer):
             self.stabilizer: ChromaStabilizer | None = stabilize
         else:
-            self.stabilizer = ChromaStabilizer() if stabilize else None
+            # a reference's palette is kept by keeping each frame's spread of colours; automatic mode has
+            # none to keep, and there the wider spread came back as flicker (README, Video)
+            automatic = torch.equal(self.style.detach().cpu(), colorizer.net.null_style.detach().cpu())
+            self.stabilizer = ChromaStabilizer(keep_spread=not automatic) if stabilize else None
         self.frame_shape: tuple[int, int] | None = None
 
     @torch.inference_mode()
