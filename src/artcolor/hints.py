@@ -167,6 +167,16 @@ def scribble(image, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     return ab, mask
 
 
+NO_HINTS = ("this model takes no colour hints (its config has hints: false); "
+            "use a model trained with hints, such as the bundled one")
+
+
+def check_accepted(takes_hints: bool, hints: Sequence) -> None:
+    """ValueError (NO_HINTS) if a model without hint inputs is given hints (`hints`: one entry per image)."""
+    if not takes_hints and any(h is not None for h in hints):
+        raise ValueError(NO_HINTS)
+
+
 def for_images(hints, n_images: int, single: bool) -> list:
     """`hints` as `Colorizer.colorize` takes it -> one entry per image (each None or hints of one photo).
 

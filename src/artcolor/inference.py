@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save
 from .checks import MAX_SIZE, MIN_SIZE, PredictionError, integer
 from .color import chroma_ratio
 from .config import ModelConfig, preset
-from .hints import HintSet, for_images
+from .hints import HintSet, check_accepted, for_images
 from .hints import resolve as resolve_hints
 from .hub import push_folder, resolve_model, write_model_card
 from .image import DEFAULT_MAX_PIXELS, ImageLike, atomic_write, palette_image  # noqa: F401 (re-exported)
@@ -139,7 +139,7 @@ class Colorizer:
         single = not isinstance(image, (list, tuple))
         images = [image] if single else list(image)
         per_image = for_images(hints, len(images), single)
-        self._check_hints(per_image)
+        check_accepted(self.config.hints, per_image)
         vector = self.encode_style(style, strength, style_weights)
         planes = [self.prepare(im) for im in images]
         resolved = [resolve_hints(h, y.shape[1], y.shape[0], self.max_pixels) for h, (y, _) in zip(per_image, planes)]
@@ -162,7 +162,7 @@ class Colorizer:
         hints = [None] * len(planes) if hints is None else list(hints)
         if len(hints) != len(planes):
             raise ValueError(f"got {len(planes)} images but {len(hints)} hints entries")
-        self._check_hints(hints)
+        check_accepted(self.config.hints, hints)
         shapes = [working_size(*y.shape, size, self.config.multiple) for y, _ in planes]
         ratios: list[torch.Tensor | None] = [None] * len(planes)
         for shape in dict.fromkeys(shapes):
@@ -177,11 +177,6 @@ class Colorizer:
 
     def _working_l(self, y: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
         return torch.from_numpy(working_l(y, shape)).to(self.device)
-
-    def _check_hints(self, hints: Sequence) -> None:
-        if not self.config.hints and any(h is not None for h in hints):
-            raise ValueError("this model takes no colour hints (its config has hints: false); "
-                             "use a model trained with hints, such as the bundled one")
 
     def _hint_tensor(self, hints: Sequence[HintSet | None], shape: tuple[int, int]) -> torch.Tensor | None:
         """The batch's hints (B, 3, h, w) at the working size, or None when it has none."""

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .checks import MAX_SIZE, MIN_SIZE, integer
-from .hints import HintSet, for_images
+from .checks import MAX_SIZE, MIN_SIZE, PredictionError, integer
+from .hints import HintSet, check_accepted, for_images
 from .hints import resolve as resolve_hints
 from .hub import resolve_model
 from .image import DEFAULT_MAX_PIXELS, ImageLike
@@ -123,8 +123,7 @@ class OnnxColorizer:
         """
         single = not isinstance(image, (list, tuple))
         per_image = for_images(hints, len(as_list(image)), single)
-        if "hints" not in self.color_graph.inputs and any(h is not None for h in per_image):
-            raise ValueError("this model takes no colour hints (its config has hints: false)")
+        check_accepted("hints" in self.color_graph.inputs, per_image)
         code = self.encode_style(style, strength, style_weights)
         planes = [prepare(im, self.max_pixels) for im in as_list(image)]
         outputs = [self.colorize_plane(y, alpha, code, size, resolve_hints(h, y.shape[1], y.shape[0], self.max_pixels))
@@ -141,5 +140,5 @@ class OnnxColorizer:
             feeds["hints"] = np.zeros((1, 3, *l.shape[-2:]), np.float32) if hints is None else hints.raster(l.shape[-2:])
         ratio = self.color_graph(["ratio"], **feeds)[0][0]  # (3, h, w)
         if not np.isfinite(ratio).all():
-            raise ValueError("the network's prediction is not finite (NaN or inf): the exported model is damaged")
+            raise PredictionError("the network's prediction is not finite (NaN or inf): the exported model is damaged")
         return recombine(y, ratio, alpha)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ..hints import oriented_size, points, read_hints_file, resolve
+from ..hints import NO_HINTS, oriented_size, points, read_hints_file, resolve
 from ..image import ImageError
 
 HINT_HELP = "A colour hint at pixel X, Y of the input (R: radius in pixels); repeatable."
@@ -44,8 +44,7 @@ def check(hints, labels, jobs, method: str, takes_hints: bool | None = None) -> 
     if method != "model":
         raise click.UsageError(f"--hint/--hints need --method model; {method} takes no colour hints")
     if takes_hints is False:
-        raise click.UsageError("this model takes no colour hints (its config has hints: false); "
-                               "use a model trained with hints, such as the bundled one")
+        raise click.UsageError(NO_HINTS)
     from ..video.codec import is_video
 
     for src, dst in jobs:
