@@ -183,6 +183,8 @@ def test_train_auto_command_writes_a_model_with_the_decoder(run_cli, tmp_path, g
     assert model.colorize(gray_photo).size == gray_photo.size
     code, _, err = run_cli("train-auto", "--weights", str(tmp_path / "nowhere"), "--photos", str(photos), "--out", str(tmp_path / "r2"))
     assert code != 0 and "nowhere" in err
+    code, _, err = run_cli("train-auto", "--weights", str(base), "--photos", str(tmp_path / "no_photos"), "--out", str(tmp_path / "r3"))
+    assert code != 0 and "no_photos" in err and "Traceback" not in err
 
 
 def test_train_auto_needs_an_encoder(run_cli, tmp_path):

@@ -38,8 +38,11 @@ def command(weights, photos, out, epochs, variants, temperature, mix, resume):
     net.load_state_dict(base.state_dict(), strict=False)  # all but the new decoder (a decoder it had is retrained)
     cfg = AutoConfig(epochs=epochs, variants=variants, size=base.config.image_size)
     out.mkdir(parents=True, exist_ok=True)
-    if not (resume and (out / "cache.pt").is_file()):
-        cache(net, photos, out, cfg)
-    train(net, out, out, cfg, resume=resume)
+    try:
+        if not (resume and (out / "cache.pt").is_file()):
+            cache(net, photos, out, cfg)
+        train(net, out, out, cfg, resume=resume)
+    except (ValueError, FileNotFoundError) as e:
+        fail(str(e))
     Colorizer(net).save(out / "model")
     click.echo(f"model saved to {out / 'model'}")

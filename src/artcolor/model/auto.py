@@ -100,8 +100,6 @@ def pooled_hints(hints: torch.Tensor | None, l: torch.Tensor, stride: int) -> to
     if hints is None:
         return l.new_zeros(l.shape[0], 3, l.shape[-2] // stride, l.shape[-1] // stride)
     mask = hints[:, 2:3]
-    if stride == 1:
-        return torch.cat([hints[:, :2] * mask / AB_SCALE, mask], dim=1)
     weight = F.avg_pool2d(mask, stride)
     ab = F.avg_pool2d(hints[:, :2] * mask, stride) / weight.clamp(min=1e-6)
     return torch.cat([ab / AB_SCALE, F.max_pool2d(mask, stride)], dim=1)

@@ -172,6 +172,10 @@ class ColorNet(nn.Module):
     def null(self, batch_size: int) -> torch.Tensor:
         return self.null_style.expand(batch_size, -1)
 
+    def automatic(self, style: torch.Tensor) -> torch.Tensor:
+        """Style codes (B, code_dim) -> (B,) bool: which are the null style, i.e. automatic colourisation."""
+        return (style == self.null_style).all(dim=-1)
+
     def forward(self, l: torch.Tensor, style: torch.Tensor | None = None, hints: torch.Tensor | None = None) -> torch.Tensor:
         m = self.config.multiple
         if l.shape[-2] % m or l.shape[-1] % m:
@@ -183,7 +187,7 @@ class ColorNet(nn.Module):
         encoded = self.semantic.features(l) if self.semantic is not None else None
         if self.auto is None:
             return self.styled(l, style, hints, encoded)
-        automatic = (style == self.null_style).all(dim=1)
+        automatic = self.automatic(style)
         tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()  # no data-dependent branches
         if not tracing and bool(automatic.all()):
             return self.auto(encoded, l, hints)

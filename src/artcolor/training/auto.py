@@ -25,12 +25,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..color import linear_to_srgb, rgb_to_lab, y_from_l
+from ..color import rgb_to_lab
 from ..model import ColorNet
 from ..model.auto import BINS_1D, AutoDecoder, _in_gamut, grid_index, soft_bins
 from ..model.palette import AB_SCALE
 from . import data as D
-from .config import RecipeConfig
+from .config import DataConfig, RecipeConfig
 from .recipe import draw_hints
 
 
@@ -47,17 +47,13 @@ class AutoConfig:
     seed: int = 0
 
 
-def gray_rgb(l: torch.Tensor) -> torch.Tensor:
-    """L* (B, 1, H, W) -> the gray photo as sRGB (B, 3, H, W), as `SemanticFeatures` sees it."""
-    return linear_to_srgb(y_from_l(l).clamp(0, 1).expand(-1, 3, -1, -1))
-
-
 @torch.inference_mode()
 def cache(net: ColorNet, photos: str, out: Path, cfg: AutoConfig, batch: int = 64, log=print) -> None:
     """Encoder features, L* and a*b* of `cfg.variants` crops of every training photo -> out/cache.pt."""
     source = D.open_source(photos)
-    train_idx, held_idx = D.split_indices(source.names, 0.02, 64)
-    encoder = net.semantic.encoder.eval()
+    split = DataConfig()  # the split `artcolor train` holds out
+    train_idx, held_idx = D.split_indices(source.names, split.val_fraction, split.max_val)
+    net.semantic.eval()
     feats, ls, abs_, start = None, [], [], time.time()
     keys = [(i, v) for i in train_idx for v in range(cfg.variants)]
     for at in range(0, len(keys), batch):
@@ -69,8 +65,10 @@ def cache(net: ColorNet, photos: str, out: Path, cfg: AutoConfig, batch: int = 6
                 log(f"skipping {source.names[i]}: {e}")
                 continue
             crops.append(D.random_crop(im, cfg.size, np.random.default_rng([cfg.seed, i, v])).copy())
+        if not crops:
+            continue
         lab = rgb_to_lab(torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255)
-        f = encoder.features(gray_rgb(lab[:, :1]))
+        f = net.semantic.features(lab[:, :1])  # as the network sees the photo
         feats = [[] for _ in f] if feats is None else feats
         for store, x in zip(feats, f):
             store.append(x.half())
@@ -78,6 +76,8 @@ def cache(net: ColorNet, photos: str, out: Path, cfg: AutoConfig, batch: int = 6
         abs_.append(lab[:, 1:].half())
         if at // batch % 20 == 0:
             log(f"cached {at + len(crops)}/{len(keys)} crops ({time.time() - start:.0f} s)")
+    if feats is None:
+        raise ValueError(f"{photos}: none of the training photos could be read")
     out.mkdir(parents=True, exist_ok=True)
     torch.save({"features": [torch.cat(f) for f in feats], "l": torch.cat(ls), "ab": torch.cat(abs_),
                 "held_out": [source.names[i] for i in held_idx]}, out / "cache.pt")

@@ -45,7 +45,7 @@ class ClipColorizer:
         else:
             # a reference's palette is kept by keeping each frame's spread of colours; automatic mode has
             # none to keep, and there the wider spread came back as flicker (README, Video)
-            automatic = torch.equal(self.style.detach().cpu(), colorizer.net.null_style.detach().cpu())
+            automatic = bool(colorizer.net.automatic(self.style))
             self.stabilizer = ChromaStabilizer(keep_spread=not automatic) if stabilize else None
         self.frame_shape: tuple[int, int] | None = None
 
