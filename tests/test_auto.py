@@ -17,6 +17,7 @@ from artcolor import Colorizer
 from artcolor.config import ModelConfig, preset
 from artcolor.model import ColorNet
 from artcolor.model.auto import _in_gamut, annealed_mean, bin_centres, n_bins, soft_bins
+from artcolor.model.spread import MAX_KEYS, spread_hints
 from artcolor.training.auto import AutoConfig, cache, nearest_bin, rebalance_weights, train
 
 AUTO = dataclasses.replace(preset("tiny"), encoder="efficientnet-lite0", hints=True, auto_decoder=True, image_size=64)
@@ -103,6 +104,48 @@ def test_hints_steer_the_decoder_where_they_are(net):
     assert (hinted - plain)[0][:, outside].abs().mean() < (hinted - plain)[0, :, 20:26, 20:26].abs().mean()
 
 
+def _two_halves(size: int = 64) -> list[torch.Tensor]:
+    """Encoder-like features (strides 4 and 8) that see a left half and a different right half."""
+    out = []
+    for stride, c in ((4, 24), (8, 40)):
+        f = torch.zeros(1, c, size // stride, size // stride)
+        f[:, 0, :, : size // stride // 2], f[:, 1, :, size // stride // 2:] = 1.0, 1.0
+        out.append(f)
+    return out
+
+
+def _hint(size: int, y: slice, x: slice, a: float, b: float) -> torch.Tensor:
+    hints = torch.zeros(1, 3, size, size)
+    hints[0, 0, y, x], hints[0, 1, y, x], hints[0, 2, y, x] = a, b, 1.0
+    return hints
+
+
+def test_a_hint_spreads_over_what_looks_like_it_and_not_beyond():
+    ab, l = torch.zeros(1, 2, 64, 64), torch.full((1, 1, 64, 64), 50.0)
+    out = spread_hints(ab, _hint(64, slice(28, 32), slice(4, 8), 30.0, -20.0), _two_halves(), l)
+    left, right = out[0, :, :, :28], out[0, :, :, 44:]  # clear of the bilinear seam between the halves
+    assert left[0].mean() > 20 and left[1].mean() < -13  # the left half takes most of the correction
+    assert right.abs().max() < 0.5  # the right half looks different: it stays
+
+
+def test_a_hint_the_prediction_already_meets_changes_nothing():
+    ab, l = torch.randn(1, 2, 64, 64) * 10, torch.rand(1, 1, 64, 64) * 100
+    hints = torch.zeros(1, 3, 64, 64)
+    hints[0, :2, 8:12, 8:12], hints[0, 2, 8:12, 8:12] = ab[0, :, 8:12, 8:12], 1.0
+    out = spread_hints(ab, hints, [torch.randn(1, 24, 16, 16), torch.randn(1, 40, 8, 8)], l)
+    assert torch.allclose(out, ab, atol=1e-4)
+
+
+@pytest.mark.parametrize("size", [8, 128])  # fewer cells than MAX_KEYS; more hint cells than it
+def test_spread_takes_any_number_of_cells(size):
+    assert (size // 4) ** 2 < MAX_KEYS or (size // 4) ** 2 > MAX_KEYS
+    ab, l = torch.zeros(1, 2, size, size), torch.full((1, 1, size, size), 50.0)
+    features = [torch.ones(1, 24, size // 4, size // 4), torch.ones(1, 40, max(size // 8, 1), max(size // 8, 1))]
+    out = spread_hints(ab, _hint(size, slice(None), slice(None), 10.0, 5.0), features, l)  # a scribble over everything
+    assert torch.allclose(out[0, 0], torch.full((size, size), 10.0), rtol=0.05)
+    assert torch.allclose(out[0, 1], torch.full((size, size), 5.0), rtol=0.05)
+
+
 def test_readout_settings_move_the_output(net):
     l = torch.rand(1, 1, 64, 64) * 100
     with torch.no_grad():
@@ -155,8 +198,8 @@ def _photos(folder: Path, n: int = 6) -> Path:
 
 def test_training_learns_the_colours_of_the_photos(tmp_path):
     torch.manual_seed(0)
-    net = ColorNet(AUTO)
-    cfg = AutoConfig(size=64, variants=2, epochs=30, batch_size=4, lr=3e-3)
+    net = perturb(ColorNet(AUTO), scale=0.05)  # an encoder that sees something, as a pretrained one does
+    cfg = AutoConfig(size=64, variants=2, epochs=60, batch_size=4, lr=3e-3)
     cache(net, str(_photos(tmp_path / "photos")), tmp_path, cfg, log=lambda *_: None)
     data = torch.load(tmp_path / "cache.pt", weights_only=True)
     assert len(data["l"]) == 10 and len(data["held_out"]) == 1  # 5 training photos x 2 crops; 1 held out

@@ -8,8 +8,8 @@ out here too, so they measure the result.
 
 Loss: cross-entropy over the a*b* bins against bilinear soft targets, each pixel weighted by the
 rarity of its colour (Zhang et al. 2016's rebalancing, lambda 0.5), plus `regression` x Huber on
-the regressed a*b* (/ AB_SCALE). Colour hints drawn from the ground truth (the recipe's rule) enter
-in half the samples, and the loss covers every pixel, so the decoder learns to spread them.
+the regressed a*b* (/ AB_SCALE). Colour hints are not the decoder's to learn: they are spread over
+its prediction by feature affinity (`model/spread.py`).
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ from ..model import ColorNet
 from ..model.auto import BINS_1D, AutoDecoder, _in_gamut, grid_index, soft_bins
 from ..model.palette import AB_SCALE
 from . import data as D
-from .config import DataConfig, RecipeConfig
-from .recipe import draw_hints
+from .config import DataConfig
 
 
 @dataclass
@@ -107,8 +106,8 @@ def nearest_bin(ab: torch.Tensor) -> torch.Tensor:
     return _in_gamut()[1][grid_index(ab.movedim(1, -1))]
 
 
-def losses(decoder: AutoDecoder, features, l, ab, hints, weights, cfg: AutoConfig) -> tuple[torch.Tensor, dict]:
-    logits, regressed = decoder.heads(features, l, hints)
+def losses(decoder: AutoDecoder, features, l, ab, weights, cfg: AutoConfig) -> tuple[torch.Tensor, dict]:
+    logits, regressed = decoder.heads(features, l)
     ab4, ab2 = F.avg_pool2d(ab, 4), F.avg_pool2d(ab, 2)
     ce = -(soft_bins(ab4) * torch.log_softmax(logits, dim=1)).sum(1)
     ce = (ce * weights[nearest_bin(ab4)]).mean()
@@ -136,7 +135,6 @@ def train(net: ColorNet, cached: Path, out: Path, cfg: AutoConfig, resume: bool 
         sched.load_state_dict(state["sched"])
         epoch = state["epoch"]
         log(f"resumed at epoch {epoch}")
-    recipe = RecipeConfig()
     for epoch in range(epoch, cfg.epochs):
         g = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
         order = torch.randperm(n, generator=g)
@@ -148,8 +146,7 @@ def train(net: ColorNet, cached: Path, out: Path, cfg: AutoConfig, resume: bool 
             l, ab = l_all[idx].float(), ab_all[idx].float()
             if torch.rand((), generator=g) < 0.5:
                 f, l, ab = [x.flip(-1) for x in f], l.flip(-1), ab.flip(-1)
-            hints = draw_hints(torch.cat([l, ab], dim=1), recipe, g)
-            loss, parts = losses(decoder, f, l, ab, hints, weights, cfg)
+            loss, parts = losses(decoder, f, l, ab, weights, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
