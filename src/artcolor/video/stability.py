@@ -23,7 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 
-MAX_RESPREAD = 1.25  # the most `ChromaStabilizer._respread` widens a frame's colours
+from ..srgb import Y_WEIGHTS
+
+MATCH_DIRECTIONS = 4  # directions of the chroma plane per round of `ChromaStabilizer._match_colours`
+MATCH_ROUNDS = 2  # rounds, each with the directions rotated
+_PLANE = np.linalg.svd(np.asarray(Y_WEIGHTS, np.float64)[None])[2][1:].T  # (3, 2): orthonormal, luminance 0
 
 
 def require_cv2():
@@ -66,8 +70,9 @@ class ChromaStabilizer:
     share of trusted pixels below which a frame is taken for a cut too (made cuts between photos:
     0 to 2%; between two random textures of one histogram: about 20%; within made shots: 56 to 99%).
     `keep_saturation`: blend the chroma's length apart from its direction (see `_blend`).
-    `keep_spread`: give each stabilised frame the spread of colours of its own prediction (see
-    `_respread`), so carrying the past smooths grain-born colour noise without narrowing the palette.
+    `keep_spread`: give each stabilised frame the distribution of colours of its own prediction (see
+    `_match_colours`), so carrying the past smooths grain-born colour noise without narrowing the
+    palette.
     """
 
     def __init__(self, carry: float = 0.8, cut_threshold: float = 0.3, photometric_tolerance: float = 0.4,
@@ -100,7 +105,7 @@ class ChromaStabilizer:
             trusted = float((weight > 0).mean())
             if trusted >= self.min_trusted:
                 blended = self._blend(warped, ratio_hwc, weight[..., None])
-                ratio_hwc = self._respread(blended, ratio_hwc) if self.keep_spread else blended
+                ratio_hwc = self._match_colours(blended, ratio_hwc) if self.keep_spread else blended
             else:  # almost nothing can be followed from the last frame: a cut the histograms missed
                 self.cuts += 1
         self.trusted.append(trusted)
@@ -122,21 +127,28 @@ class ChromaStabilizer:
         return 1 + (blend - 1) * (target / np.maximum(length(blend), 1e-6))
 
     @staticmethod
-    def _respread(blend: np.ndarray, new: np.ndarray) -> np.ndarray:
-        """`blend` (h, w, 3) scaled about its mean colour so its colours spread as far as `new`'s.
+    def _match_colours(blend: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """`blend` (h, w, 3) with its chroma moved so its colours are distributed as `new`'s are.
 
         Averaging over time also averages away the colour noise that grain puts into each
-        prediction, so the frame's colours gather closer to their mean than the palette's do. One
-        scale for the whole frame (and for all three channels, about a mean whose luminance is 1)
-        restores the spread without moving any pixel's hue relative to the others or its luminance.
-        The scale is at most MAX_RESPREAD: where the prediction is mostly noise, its spread is not
-        the palette's.
+        prediction, so the frame's colours gather closer together than the palette's do. Sliced
+        distribution transfer (Pitie et al. 2005) gives them back their spread and shape: along each
+        of a few directions of the chroma plane (luminance 0), every pixel takes the value that
+        `new` has at the pixel's own rank; each round rotates the directions. The map is monotone
+        along each direction and global, so pixels keep their order and the frame its smoothness,
+        and it moves only chroma, so the luminance stays 1.
         """
-        spread = lambda r: float(np.sqrt(((r - r.mean((0, 1))) ** 2).sum(-1).mean()))  # noqa: E731
-        mean, have = blend.mean((0, 1)), spread(blend)
-        if have < 1e-6:
-            return blend
-        return (mean + (blend - mean) * min(spread(new) / have, MAX_RESPREAD)).astype(np.float32)
+        chroma = (blend.reshape(-1, 3) - 1) @ _PLANE  # (N, 2)
+        target = (new.reshape(-1, 3) - 1) @ _PLANE
+        moved = chroma.copy()
+        for r in range(MATCH_ROUNDS):
+            for t in (np.arange(MATCH_DIRECTIONS) + r / (2 * MATCH_ROUNDS)) * np.pi / MATCH_DIRECTIONS:
+                d = np.array([np.cos(t), np.sin(t)])
+                along = moved @ d
+                ranked = np.empty_like(along)
+                ranked[np.argsort(along)] = np.sort(target @ d)
+                moved += np.outer(ranked - along, d)
+        return (blend + ((moved - chroma) @ _PLANE.T).reshape(blend.shape)).astype(np.float32)
 
     def _follows(self, gray: np.ndarray) -> bool:
         """Whether this frame continues the last one's shot (False for the first frame and at cuts)."""
