@@ -105,9 +105,9 @@ def test_hints_steer_the_decoder_where_they_are(net):
 
 
 def _two_halves(size: int = 64) -> list[torch.Tensor]:
-    """Encoder-like features (strides 4 and 8) that see a left half and a different right half."""
+    """Encoder-like features (strides 4, 8, 16) that see a left half and a different right half."""
     out = []
-    for stride, c in ((4, 24), (8, 40)):
+    for stride, c in ((4, 24), (8, 40), (16, 112)):
         f = torch.zeros(1, c, size // stride, size // stride)
         f[:, 0, :, : size // stride // 2], f[:, 1, :, size // stride // 2:] = 1.0, 1.0
         out.append(f)
@@ -132,7 +132,7 @@ def test_a_hint_the_prediction_already_meets_changes_nothing():
     ab, l = torch.randn(1, 2, 64, 64) * 10, torch.rand(1, 1, 64, 64) * 100
     hints = torch.zeros(1, 3, 64, 64)
     hints[0, :2, 8:12, 8:12], hints[0, 2, 8:12, 8:12] = ab[0, :, 8:12, 8:12], 1.0
-    out = spread_hints(ab, hints, [torch.randn(1, 24, 16, 16), torch.randn(1, 40, 8, 8)], l)
+    out = spread_hints(ab, hints, [torch.randn(1, 24, 16, 16), torch.randn(1, 40, 8, 8), torch.randn(1, 112, 4, 4)], l)
     assert torch.allclose(out, ab, atol=1e-4)
 
 
@@ -140,7 +140,7 @@ def test_a_hint_the_prediction_already_meets_changes_nothing():
 def test_spread_takes_any_number_of_cells(size):
     assert (size // 4) ** 2 < MAX_KEYS or (size // 4) ** 2 > MAX_KEYS
     ab, l = torch.zeros(1, 2, size, size), torch.full((1, 1, size, size), 50.0)
-    features = [torch.ones(1, 24, size // 4, size // 4), torch.ones(1, 40, max(size // 8, 1), max(size // 8, 1))]
+    features = [torch.ones(1, c, max(size // stride, 1), max(size // stride, 1)) for stride, c in ((4, 24), (8, 40), (16, 112))]
     out = spread_hints(ab, _hint(size, slice(None), slice(None), 10.0, 5.0), features, l)  # a scribble over everything
     assert torch.allclose(out[0, 0], torch.full((size, size), 10.0), rtol=0.05)
     assert torch.allclose(out[0, 1], torch.full((size, size), 5.0), rtol=0.05)
