@@ -168,7 +168,7 @@ def quality(colorizer: Colorizer, frames, maps, shots, style, carries: list[floa
     rows = [("per-frame", per_frame, None)]
     for carry, spread in [(c, True) for c in carries] + [(carries[-1], False)]:
         stabilizer = ChromaStabilizer(carry=carry, keep_spread=spread)
-        name = f"video, carry {carry}" + ("" if spread else ", spread not kept")
+        name = f"video, carry {carry}" + ("" if spread else ", colours not matched")
         rows.append((name, list(colorize_frames(frames, colorizer, style=style, stabilize=stabilizer)), stabilizer))
     base = flicker(per_frame, maps, shots)
     print("| mode | flicker: mean abs d a\\*b\\* | at fixed lightness | abs d L\\* | palette SWD | cuts found |")

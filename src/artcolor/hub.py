@@ -86,6 +86,9 @@ def encoder_credit(config: ModelConfig) -> str:
                   f" {config.auto_mix:g} with a regression")
     if config.hints:
         lines += "\n- takes colour hints: points or strokes whose a*b* the output follows around them"
+        if config.auto_decoder:
+            lines += (" (without a reference,\n  spread over what looks like them by the encoder's features:"
+                      " model/spread.py, no weights of its own)")
     return lines
 
 

@@ -43,8 +43,8 @@ class ClipColorizer:
         if isinstance(stabilize, ChromaStabilizer):
             self.stabilizer: ChromaStabilizer | None = stabilize
         else:
-            # a reference's palette is kept by keeping each frame's spread of colours; automatic mode has
-            # none to keep, and there the wider spread came back as flicker (README, Video)
+            # a reference's palette is kept by giving each frame its prediction's distribution of colours;
+            # automatic mode has none to keep, and there matching came back as flicker (README, Video)
             automatic = bool(colorizer.net.automatic(self.style))
             self.stabilizer = ChromaStabilizer(keep_spread=not automatic) if stabilize else None
         self.frame_shape: tuple[int, int] | None = None
