@@ -42,25 +42,28 @@ def spread_hints(ab: torch.Tensor, hints: torch.Tensor, features: list[torch.Ten
     f = torch.cat([F.normalize(F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False), dim=1)
                    for x in features[:LEVELS]], dim=1)
     yy, xx = torch.meshgrid(torch.arange(h, device=ab.device), torch.arange(w, device=ab.device), indexing="ij")
-    diagonal = ((h * h + w * w) ** 0.5) if isinstance(h, int) else torch.sqrt((h * h + w * w).float())
+    diagonal = ((h * h + w * w) ** 0.5) if isinstance(h, int) else torch.sqrt((h * h + w * w).float())  # traced: a tensor
     pos = torch.stack([yy, xx]).to(ab).flatten(1)[None].expand(ab.shape[0], -1, -1) / diagonal
-    cells = torch.cat([f.flatten(2), pos, F.avg_pool2d(l, CELL).flatten(2), F.avg_pool2d(ab, CELL).flatten(2) / 50,
-                       inside(ab).flatten(2) / 50, (inside(hints[:, :2]) - inside(ab)).flatten(2) / 50,
-                       cover.flatten(2)], dim=1)  # B C N: all of a cell's facts
+    facts = {"feature": f.flatten(2), "position": pos, "l": F.avg_pool2d(l, CELL).flatten(2),
+             "ab": F.avg_pool2d(ab, CELL).flatten(2) / 50,  # a*b* / 50 throughout the fit
+             "ab_at_hints": inside(ab).flatten(2) / 50,
+             "correction": (inside(hints[:, :2]) - inside(ab)).flatten(2) / 50, "cover": cover.flatten(2)}
+    cells = torch.cat(list(facts.values()), dim=1)  # (B, C, N)
     # the hint cells: the MAX_KEYS most covered (zero-padded, so an image of fewer cells works too)
     padded = torch.cat([cells, cells.new_zeros(*cells.shape[:2], MAX_KEYS)], dim=2)
     keys = padded.gather(2, padded[:, -1].topk(MAX_KEYS, dim=1).indices[:, None].expand(-1, cells.shape[1], -1))
-    c = f.shape[1]
-    d2 = ((cells[:, c:c + 2, :, None] - keys[:, c:c + 2, None]) ** 2).sum(1)  # B N K
-    dl2 = (cells[:, c + 2, :, None] - keys[:, c + 2, None]) ** 2
-    similar = torch.einsum("bcn,bck->bnk", cells[:, :c], keys[:, :c]) / LEVELS  # the mean of the cosines
-    weight = torch.exp((similar - 1) / TAU - d2 / (2 * SIGMA ** 2) - dl2 / (2 * L_SIGMA ** 2)) * (keys[:, None, -1] > 0)
+    sizes = [x.shape[1] for x in facts.values()]
+    q, k = (dict(zip(facts, x.split(sizes, dim=1))) for x in (cells, keys))  # each fact, for every cell and for the keys
+    similar = torch.einsum("bcn,bck->bnk", q["feature"], k["feature"]) / LEVELS  # the mean of the cosines
+    d2 = ((q["position"][..., None] - k["position"][:, :, None]) ** 2).sum(1)  # (B, N, K)
+    dl2 = (q["l"][..., None] - k["l"][:, :, None]).squeeze(1) ** 2
+    weight = torch.exp((similar - 1) / TAU - d2 / (2 * SIGMA ** 2) - dl2 / (2 * L_SIGMA ** 2)) * (k["cover"] > 0)
     # per cell, the weighted ridge fit of correction ~ [ab, 1] @ M, M (3, 2)
     one = lambda x: torch.cat([x, torch.ones_like(x[:, :1])], dim=1)  # noqa: E731
-    xk, yk = one(keys[:, c + 5:c + 7]), keys[:, c + 7:c + 9]
+    xk = one(k["ab_at_hints"])
     gram = torch.einsum("bnk,bik,bjk->bnij", weight, xk, xk) + torch.diag(ab.new_tensor([AFFINE_PRIOR, AFFINE_PRIOR, PRIOR]))
-    m = torch.einsum("bnij,bnjc->bnic", _inverse3(gram), torch.einsum("bnk,bik,bck->bnic", weight, xk, yk))
-    moved = 50 * torch.einsum("bin,bnic->bcn", one(cells[:, c + 3:c + 5]), m)
+    m = torch.einsum("bnij,bnjc->bnic", _inverse3(gram), torch.einsum("bnk,bik,bck->bnic", weight, xk, k["correction"]))
+    moved = 50 * torch.einsum("bin,bnic->bcn", one(q["ab"]), m)
     return ab + F.interpolate(moved.reshape(ab.shape[0], 2, h, w), size=ab.shape[-2:], mode="bilinear", align_corners=False)
 
 
