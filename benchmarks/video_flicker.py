@@ -166,9 +166,9 @@ def palette_distance(outs: list[np.ndarray], reference) -> float:
 def quality(colorizer: Colorizer, frames, maps, shots, style, carries: list[float]) -> None:
     per_frame = list(colorize_frames(frames, colorizer, style=style, stabilize=False))
     rows = [("per-frame", per_frame, None)]
-    for carry, spread in [(c, True) for c in carries] + [(carries[-1], False)]:
-        stabilizer = ChromaStabilizer(carry=carry, keep_spread=spread)
-        name = f"video, carry {carry}" + ("" if spread else ", colours not matched")
+    for carry, match in [(c, True) for c in carries] + [(carries[-1], False)]:
+        stabilizer = ChromaStabilizer(carry=carry, match_colours=match)
+        name = f"video, carry {carry}" + ("" if match else ", colours not matched")
         rows.append((name, list(colorize_frames(frames, colorizer, style=style, stabilize=stabilizer)), stabilizer))
     base = flicker(per_frame, maps, shots)
     print("| mode | flicker: mean abs d a\\*b\\* | at fixed lightness | abs d L\\* | palette SWD | cuts found |")

@@ -162,7 +162,7 @@ def test_stabiliser_keeps_the_distribution_of_colours_and_the_luminance():
     spread = lambda r: np.sqrt(((r - r.mean((1, 2), keepdims=True)) ** 2).sum(0).mean())  # noqa: E731
     outs = {}
     for keep in (True, False):
-        stabilise, rng = ChromaStabilizer(keep_spread=keep), np.random.default_rng(0)
+        stabilise, rng = ChromaStabilizer(match_colours=keep), np.random.default_rng(0)
         for _ in range(8):
             ratio = _colourful(rng, (48, 64), noise=0.3)
             out = stabilise(gray, ratio)
@@ -178,11 +178,11 @@ def test_stabiliser_keeps_the_distribution_of_colours_and_the_luminance():
     assert np.abs(luminance - 1).max() < 1e-4
 
 
-def test_clip_keeps_the_spread_with_a_reference_only(tiny, palettes):
+def test_clip_matches_colours_with_a_reference_only(tiny, palettes):
     from artcolor.video.pipeline import ClipColorizer
 
-    assert ClipColorizer(tiny, style=palettes[0]).stabilizer.keep_spread
-    assert not ClipColorizer(tiny).stabilizer.keep_spread
+    assert ClipColorizer(tiny, style=palettes[0]).stabilizer.match_colours
+    assert not ClipColorizer(tiny).stabilizer.match_colours
     assert ClipColorizer(tiny, stabilize=False).stabilizer is None
 
 

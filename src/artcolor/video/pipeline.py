@@ -46,7 +46,7 @@ class ClipColorizer:
             # a reference's palette is kept by giving each frame its prediction's distribution of colours;
             # automatic mode has none to keep, and there matching came back as flicker (README, Video)
             automatic = bool(colorizer.net.automatic(self.style))
-            self.stabilizer = ChromaStabilizer(keep_spread=not automatic) if stabilize else None
+            self.stabilizer = ChromaStabilizer(match_colours=not automatic) if stabilize else None
         self.frame_shape: tuple[int, int] | None = None
 
     @torch.inference_mode()

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..srgb import Y_WEIGHTS
 
-MATCH_DIRECTIONS = 4  # directions of the chroma plane per round of `ChromaStabilizer._match_colours`
+MATCH_DIRECTIONS = 4  # directions of the chroma plane per round of `ChromaStabilizer._redistribute`
 MATCH_ROUNDS = 2  # rounds, each with the directions rotated
 _PLANE = np.linalg.svd(np.asarray(Y_WEIGHTS, np.float64)[None])[2][1:].T  # (3, 2): orthonormal, luminance 0
 
@@ -70,13 +70,13 @@ class ChromaStabilizer:
     share of trusted pixels below which a frame is taken for a cut too (made cuts between photos:
     0 to 2%; between two random textures of one histogram: about 20%; within made shots: 56 to 99%).
     `keep_saturation`: blend the chroma's length apart from its direction (see `_blend`).
-    `keep_spread`: give each stabilised frame the distribution of colours of its own prediction (see
-    `_match_colours`), so carrying the past smooths grain-born colour noise without narrowing the
+    `match_colours`: give each stabilised frame the distribution of colours of its own prediction (see
+    `_redistribute`), so carrying the past smooths grain-born colour noise without narrowing the
     palette.
     """
 
     def __init__(self, carry: float = 0.8, cut_threshold: float = 0.3, photometric_tolerance: float = 0.4,
-                 min_trusted: float = 0.3, keep_saturation: bool = True, keep_spread: bool = True):
+                 min_trusted: float = 0.3, keep_saturation: bool = True, match_colours: bool = True):
         if not 0 <= carry < 1:
             raise ValueError(f"carry must be in [0, 1), got {carry}")
         if not 0 < cut_threshold <= 1:
@@ -84,7 +84,7 @@ class ChromaStabilizer:
         cv2 = require_cv2()
         self.cv2 = cv2
         self.carry, self.cut_threshold, self.photometric_tolerance = carry, cut_threshold, photometric_tolerance
-        self.min_trusted, self.keep_saturation, self.keep_spread = min_trusted, keep_saturation, keep_spread
+        self.min_trusted, self.keep_saturation, self.match_colours = min_trusted, keep_saturation, match_colours
         self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         self.cuts = 0  # scene cuts seen so far (the first frame not counted)
         self.trusted = []  # per frame, the share of pixels that took colour from the past
@@ -105,7 +105,7 @@ class ChromaStabilizer:
             trusted = float((weight > 0).mean())
             if trusted >= self.min_trusted:
                 blended = self._blend(warped, ratio_hwc, weight[..., None])
-                ratio_hwc = self._match_colours(blended, ratio_hwc) if self.keep_spread else blended
+                ratio_hwc = self._redistribute(blended, ratio_hwc) if self.match_colours else blended
             else:  # almost nothing can be followed from the last frame: a cut the histograms missed
                 self.cuts += 1
         self.trusted.append(trusted)
@@ -127,7 +127,7 @@ class ChromaStabilizer:
         return 1 + (blend - 1) * (target / np.maximum(length(blend), 1e-6))
 
     @staticmethod
-    def _match_colours(blend: np.ndarray, new: np.ndarray) -> np.ndarray:
+    def _redistribute(blend: np.ndarray, new: np.ndarray) -> np.ndarray:
         """`blend` (h, w, 3) with its chroma moved so its colours are distributed as `new`'s are.
 
         Averaging over time also averages away the colour noise that grain puts into each
