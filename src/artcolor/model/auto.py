@@ -115,7 +115,7 @@ class AutoDecoder(nn.Module):
     on two CPU cores pays for every multiply.
     """
 
-    def __init__(self, feature_channels: tuple[int, ...], temperature: float = 0.38, mix: float = 0.5):
+    def __init__(self, feature_channels: tuple[int, ...], temperature: float, mix: float):
         super().__init__()
         w = WIDTHS
         self.temperature, self.mix = temperature, mix
