@@ -70,6 +70,8 @@ def test_rebalancing_favours_rare_colours_with_mean_weight_one():
     ({"auto_mix": 1.5}, "auto_mix must be a number"),
     ({"auto_mix": True}, "auto_mix must be a number"),
     ({"auto_decoder": "yes"}, "auto_decoder must be true or false"),
+    ({"auto_tail": 1}, "auto_tail must be true or false"),
+    ({"auto_tail": True}, "needs auto_decoder true"),
 ])
 def test_bad_auto_settings_are_named(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -183,6 +185,18 @@ def test_onnx_export_colours_automatic_palette_and_hints_as_torch(net, tmp_path,
         assert mse == 0 or 10 * np.log10(255 ** 2 / mse) >= PSNR_FLOOR, (style is None, hint is None)
 
 
+def test_a_new_tail_computes_what_the_encoder_does(net):
+    from artcolor.model.efficientnet import EncoderTail
+
+    l = torch.rand(2, 1, 64, 96) * 100
+    with torch.no_grad():
+        f = net.semantic.features(l)
+        again = EncoderTail(net.semantic.encoder)(f[1])
+    assert len(again) == 2
+    for a, b in zip(again, f[2:]):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
 def _photos(folder: Path, n: int = 6) -> Path:
     """Made photos: a blue top half over a green bottom, with texture."""
     folder.mkdir()
@@ -228,6 +242,25 @@ def test_train_auto_command_writes_a_model_with_the_decoder(run_cli, tmp_path, g
     assert code != 0 and "nowhere" in err
     code, _, err = run_cli("train-auto", "--weights", str(base), "--photos", str(tmp_path / "no_photos"), "--out", str(tmp_path / "r3"))
     assert code != 0 and "no_photos" in err and "Traceback" not in err
+
+
+def test_a_tail_is_tuned_and_the_shared_encoder_is_not(run_cli, tmp_path, gray_photo):
+    base = tmp_path / "base"
+    torch.manual_seed(0)
+    Colorizer(perturb(ColorNet(AUTO), scale=0.05)).save(base)
+    code, _, err = run_cli("train-auto", "--weights", str(base), "--photos", str(_photos(tmp_path / "photos")), "--out",
+                           str(tmp_path / "run"), "--epochs", "2", "--tail", "--tail-lr", "1e-3")
+    assert code == 0, err
+    before, after = Colorizer.load(base).net, Colorizer.load(tmp_path / "run" / "model").net
+    assert after.config.auto_tail and after.auto.tail is not None
+    shared = dict(before.semantic.encoder.named_parameters())
+    for name, p in after.semantic.encoder.named_parameters():
+        assert torch.equal(p, shared[name]), name  # the U-Net's encoder is as it was
+    first = before.semantic.encoder.taps[1] + 1
+    moved = [not torch.equal(p, shared[f"blocks.{int(name.split('.')[1]) + first}.{name.split('.', 2)[2]}"])
+             for name, p in after.auto.tail.named_parameters()]
+    assert sum(moved) > len(moved) // 2  # the tail started as the encoder's blocks and learned
+    assert after.auto.tail is not None and Colorizer.load(tmp_path / "run" / "model").colorize(gray_photo).size == gray_photo.size
 
 
 def test_train_auto_needs_an_encoder(run_cli, tmp_path):

@@ -42,6 +42,8 @@ class ModelConfig:
     auto_decoder: bool = False
     auto_temperature: float = 0.38  # its annealed-mean read-out: 1 the mean, towards 0 the mode
     auto_mix: float = 0.5  # how far its output moves from the regression (0) to the annealed mean (1)
+    # the decoder reads its own fine-tuned copy of the encoder past stride 8 (efficientnet.EncoderTail)
+    auto_tail: bool = False
     color_space: ColorSpace = "lab"  # lab: predict ab from L; rgb: predict RGB (the report's choice)
     image_size: int = 128  # training size, and the default working short side at inference
 
@@ -74,6 +76,10 @@ class ModelConfig:
             raise ValueError(f"hints must be true or false, got {self.hints!r}")
         if not isinstance(self.auto_decoder, bool):
             raise ValueError(f"auto_decoder must be true or false, got {self.auto_decoder!r}")
+        if not isinstance(self.auto_tail, bool):
+            raise ValueError(f"auto_tail must be true or false, got {self.auto_tail!r}")
+        if self.auto_tail and not self.auto_decoder:
+            raise ValueError("auto_tail is the automatic decoder's: it needs auto_decoder true")
         if self.auto_decoder and self.encoder == "none":
             raise ValueError("auto_decoder needs an encoder (its input is the encoder's features)")
         if self.auto_decoder and self.color_space != "lab":

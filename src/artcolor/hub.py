@@ -84,6 +84,8 @@ def encoder_credit(config: ModelConfig) -> str:
         lines += ("\n- automatic mode (no reference) by a decoder of its own on those features: a*b* bin"
                   f" classification read by the annealed mean (T {config.auto_temperature:g}) mixed"
                   f" {config.auto_mix:g} with a regression")
+        if config.auto_tail:
+            lines += "; past stride 8 it reads its own copy of the encoder, fine-tuned for colour"
     if config.hints:
         lines += "\n- takes colour hints: points or strokes whose a*b* the output follows around them"
         if config.auto_decoder:

@@ -2,8 +2,9 @@
 
 A reference tells the U-Net which colours to use; with none, the colours must come from what is in
 the photo. The U-Net's null style learned only the average colour (gray with a tint), so automatic
-colourisation gets a decoder of its own on the encoder's features (strides 4 to 32), L* and the
-colour hints, trained with the encoder frozen (`training/auto.py`).
+colourisation gets a decoder of its own on the encoder's features (strides 4 to 32) and L*,
+trained with the shared encoder frozen (`training/auto.py`); with the config's `auto_tail` it reads
+its own fine-tuned copy of the encoder past stride 8 (`EncoderTail`) instead.
 
 It predicts a*b* two ways, as Zhang et al. (2016) and the regression probes in the notes suggest:
 - `logits` over the a*b* bins of a 23 x 23 grid (10 apart, -110 to 110) that sRGB colours fall in,
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..color import rgb_to_lab
+from .efficientnet import EncoderTail
 from .palette import AB_SCALE
 from .spread import spread_hints
 
@@ -113,12 +115,14 @@ class AutoDecoder(nn.Module):
     the prediction afterwards (`spread.py`).
     Each fusion is a 1x1 conv then a 3x3 one: the encoder has seen the context already, and training
     on two CPU cores pays for every multiply.
+    With a `tail` (its own copy of the encoder past stride 8, fine-tuned with it), the features at
+    strides 16 and 32 are the tail's; hints still spread by the shared encoder's.
     """
 
-    def __init__(self, feature_channels: tuple[int, ...], temperature: float, mix: float):
+    def __init__(self, feature_channels: tuple[int, ...], temperature: float, mix: float, tail: EncoderTail | None = None):
         super().__init__()
         w = WIDTHS
-        self.temperature, self.mix = temperature, mix
+        self.temperature, self.mix, self.tail = temperature, mix, tail
         self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c, width in zip(feature_channels, w[1:]))
         self.top = _block(w[4] + 3, w[4])
         self.fuse = nn.ModuleList(_block(w[i + 1] + w[i] + 3, w[i]) for i in (3, 2, 1))  # strides 16, 8, 4
@@ -130,6 +134,8 @@ class AutoDecoder(nn.Module):
 
     def heads(self, features: list[torch.Tensor], l: torch.Tensor):
         """-> (logits (B, Q, H/4, W/4), regressed a*b* (B, 2, H/2, W/2) in a*b* units)."""
+        if self.tail is not None:
+            features = [*features[:2], *self.tail(features[1])]
         f4, f8, f16, f32 = (lat(f) for lat, f in zip(self.lateral, features))
         x = self.top(torch.cat([f32, hint_slots(l, 32)], dim=1))
         for fuse, f, stride in zip(self.fuse, (f16, f8, f4), (16, 8, 4)):

@@ -15,6 +15,7 @@ holds the encoder's weights in its own `model.safetensors`.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import math
 
@@ -118,6 +119,29 @@ class EfficientNetLite(nn.Module):
         if self.head is None:
             raise RuntimeError("built without the classifier head (classifier=False)")
         return self.fc(self.head(self.features(rgb)[-1]).mean(dim=(2, 3)))
+
+
+class EncoderTail(nn.Module):
+    """A copy of an encoder's blocks after its stride-8 features: those features in, the ones at
+    strides 16 and 32 out. The automatic decoder fine-tunes it (`model/auto.py`) while the shared
+    encoder stays as ImageNet left it; its batch norms keep their statistics, as the encoder's do."""
+
+    def __init__(self, encoder: EfficientNetLite):
+        super().__init__()
+        first = encoder.taps[1] + 1
+        self.blocks = copy.deepcopy(encoder.blocks[first:])
+        self.taps = [t - first for t in encoder.taps[2:]]
+
+    def train(self, mode: bool = True):
+        return super().train(False)
+
+    def forward(self, f8: torch.Tensor) -> list[torch.Tensor]:
+        x, out = f8, []
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in self.taps:
+                out.append(x)
+        return out
 
 
 def pretrained_key(name: str) -> str | None:

@@ -10,7 +10,7 @@ from ..color import lab_to_linear_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linea
 from ..config import ModelConfig
 from .adain import AdaIN
 from .auto import AutoDecoder
-from .efficientnet import EfficientNetLite
+from .efficientnet import EfficientNetLite, EncoderTail
 from .palette import AB_SCALE, FEATURES, PaletteKeys, luminance_palette, palette_prior
 
 HINT_CHANNELS = 3  # a*, b* (/ AB_SCALE, zero where there is no hint) and the hint mask
@@ -160,7 +160,11 @@ class ColorNet(nn.Module):
         )
         self.ups = nn.ModuleList(Up(ch[i + 1], ch[i], c.dec_convs, d, act) for i in reversed(range(len(ch) - 1)))
         self.head = nn.Conv2d(ch[0], 2 if c.color_space == "lab" else 3, 1)
-        self.auto = AutoDecoder(self.semantic.encoder.channels, c.auto_temperature, c.auto_mix) if c.auto_decoder else None
+        if c.auto_decoder:
+            tail = EncoderTail(self.semantic.encoder) if c.auto_tail else None
+            self.auto = AutoDecoder(self.semantic.encoder.channels, c.auto_temperature, c.auto_mix, tail)
+        else:
+            self.auto = None
 
     def encode_style(self, rgb: torch.Tensor) -> torch.Tensor:
         """References (B, 3, H, W), sRGB in [0, 1] -> style codes (B, code_dim)."""

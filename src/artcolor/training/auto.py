@@ -1,7 +1,9 @@
 """Training the automatic decoder (`model/auto.py`) on a trained model's frozen encoder.
 
 The encoder does not learn here, so its features are computed once per crop and cached (`cache`);
-an epoch then costs only the decoder. Each photo gives `variants` random crops (training's own
+an epoch then costs only the decoder. A decoder with a tail (its own copy of the encoder past
+stride 8) fine-tunes that copy at `tail_lr` from the cached stride-8 features: on the held-out
+photos 3 such epochs gave +0.13 dB and more colour than 3 more epochs of the decoder alone. Each photo gives `variants` random crops (training's own
 `random_crop`), and a batch is mirrored at random (the features with it: near enough for an
 augmentation). The photos that `artcolor train` holds out (`split_indices`, 2%, at most 64) are held
 out here too, so they measure the result.
@@ -41,6 +43,7 @@ class AutoConfig:
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-4
+    tail_lr: float = 1e-4  # the decoder's own copy of the encoder past stride 8, if it has one (no decay)
     regression: float = 10.0  # weight of the Huber term beside the cross-entropy
     rebalance: float = 0.5  # lambda: 0 weights by rarity alone, 1 not at all
     seed: int = 0
@@ -122,7 +125,11 @@ def train(net: ColorNet, cached: Path, out: Path, cfg: AutoConfig, resume: bool 
     n = len(l_all)
     weights = rebalance_weights(ab_all, cfg.rebalance)
     decoder = net.auto
-    opt = torch.optim.AdamW(decoder.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    tail = list(decoder.tail.parameters()) if decoder.tail is not None else []
+    rest = [p for name, p in decoder.named_parameters() if not name.startswith("tail.")]
+    opt = torch.optim.AdamW([{"params": rest}, {"params": tail, "lr": cfg.tail_lr, "weight_decay": 0.0}],
+                            lr=cfg.lr, weight_decay=cfg.weight_decay)
+    used = 2 if tail else len(features)  # a tail computes the features past stride 8 itself
     batch = min(cfg.batch_size, n)
     steps_per_epoch = n // batch
     total = cfg.epochs * steps_per_epoch
@@ -142,7 +149,7 @@ def train(net: ColorNet, cached: Path, out: Path, cfg: AutoConfig, resume: bool 
         start, sums = time.time(), {"ce": 0.0, "huber": 0.0}
         for s in range(steps_per_epoch):
             idx = order[s * batch:(s + 1) * batch]
-            f = [x[idx].float() for x in features]
+            f = [x[idx].float() for x in features[:used]]
             l, ab = l_all[idx].float(), ab_all[idx].float()
             if torch.rand((), generator=g) < 0.5:
                 f, l, ab = [x.flip(-1) for x in f], l.flip(-1), ab.flip(-1)
