@@ -17,6 +17,7 @@ from artcolor import Colorizer
 from artcolor.config import ModelConfig, preset
 from artcolor.model import ColorNet
 from artcolor.model.auto import _in_gamut, annealed_mean, bin_centres, n_bins, soft_bins
+from artcolor.model.efficientnet import EncoderTail
 from artcolor.model.spread import MAX_KEYS, spread_hints
 from artcolor.training.auto import AutoConfig, cache, nearest_bin, rebalance_weights, train
 
@@ -186,8 +187,6 @@ def test_onnx_export_colours_automatic_palette_and_hints_as_torch(net, tmp_path,
 
 
 def test_a_new_tail_computes_what_the_encoder_does(net):
-    from artcolor.model.efficientnet import EncoderTail
-
     l = torch.rand(2, 1, 64, 96) * 100
     with torch.no_grad():
         f = net.semantic.features(l)
@@ -195,6 +194,18 @@ def test_a_new_tail_computes_what_the_encoder_does(net):
     assert len(again) == 2
     for a, b in zip(again, f[2:]):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_with_a_tail_automatic_rows_skip_the_encoder_maps_it_does_not_read():
+    torch.manual_seed(0)
+    net = perturb(ColorNet(dataclasses.replace(AUTO, auto_tail=True)), scale=0.05).eval()
+    assert (net.auto.stages(None), net.auto.stages(torch.zeros(1, 3, 64, 64))) == (2, 3)
+    l = torch.rand(1, 1, 64, 96) * 100
+    hints = torch.zeros(1, 3, 64, 96)
+    hints[0, :2, 20:24, 30:34], hints[0, 2, 20:24, 30:34] = torch.tensor([40.0, -30.0])[:, None, None], 1.0
+    with torch.no_grad():
+        for h in (None, hints):  # the same output as from all four maps
+            torch.testing.assert_close(net(l, hints=h), net.auto(net.semantic.features(l), l, h), rtol=0, atol=0)
 
 
 def _photos(folder: Path, n: int = 6) -> Path:
@@ -251,16 +262,16 @@ def test_a_tail_is_tuned_and_the_shared_encoder_is_not(run_cli, tmp_path, gray_p
     code, _, err = run_cli("train-auto", "--weights", str(base), "--photos", str(_photos(tmp_path / "photos")), "--out",
                            str(tmp_path / "run"), "--epochs", "2", "--tail", "--tail-lr", "1e-3")
     assert code == 0, err
-    before, after = Colorizer.load(base).net, Colorizer.load(tmp_path / "run" / "model").net
+    before, tuned = Colorizer.load(base).net, Colorizer.load(tmp_path / "run" / "model")
+    after = tuned.net
     assert after.config.auto_tail and after.auto.tail is not None
     shared = dict(before.semantic.encoder.named_parameters())
     for name, p in after.semantic.encoder.named_parameters():
         assert torch.equal(p, shared[name]), name  # the U-Net's encoder is as it was
-    first = before.semantic.encoder.taps[1] + 1
-    moved = [not torch.equal(p, shared[f"blocks.{int(name.split('.')[1]) + first}.{name.split('.', 2)[2]}"])
-             for name, p in after.auto.tail.named_parameters()]
+    start = dict(EncoderTail(before.semantic.encoder).named_parameters())
+    moved = [not torch.equal(p, start[name]) for name, p in after.auto.tail.named_parameters()]
     assert sum(moved) > len(moved) // 2  # the tail started as the encoder's blocks and learned
-    assert after.auto.tail is not None and Colorizer.load(tmp_path / "run" / "model").colorize(gray_photo).size == gray_photo.size
+    assert tuned.colorize(gray_photo).size == gray_photo.size
 
 
 def test_train_auto_needs_an_encoder(run_cli, tmp_path):

@@ -26,7 +26,7 @@ from torch import nn
 from ..color import rgb_to_lab
 from .efficientnet import EncoderTail
 from .palette import AB_SCALE
-from .spread import spread_hints
+from .spread import LEVELS, spread_hints
 
 GRID = 10.0  # a*b* bin spacing
 BINS_1D = 23  # bin centres -110, -100, ..., 110 on each axis
@@ -131,6 +131,13 @@ class AutoDecoder(nn.Module):
         self.logits = nn.Conv2d(w[1], n_bins(), 1)
         self.narrow = nn.Conv2d(w[1], STEM, 1)  # upsampled to stride 2 narrow: 4x the pixels
         self.regress = nn.Conv2d(w[0], 2, 1)
+
+    def stages(self, hints: torch.Tensor | None) -> int:
+        """How many of the shared encoder's maps (strides 4, 8, 16, 32) it reads: a tail computes its
+        own past stride 8, and hints spread by the shared maps up to stride 16 (`spread.LEVELS`)."""
+        if self.tail is None:
+            return len(self.lateral)
+        return LEVELS if hints is not None else 2
 
     def heads(self, features: list[torch.Tensor], l: torch.Tensor):
         """-> (logits (B, Q, H/4, W/4), regressed a*b* (B, 2, H/2, W/2) in a*b* units)."""

@@ -10,7 +10,7 @@ from ..color import lab_to_linear_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linea
 from ..config import ModelConfig
 from .adain import AdaIN
 from .auto import AutoDecoder
-from .efficientnet import EfficientNetLite, EncoderTail
+from .efficientnet import TAPS, EfficientNetLite, EncoderTail
 from .palette import AB_SCALE, FEATURES, PaletteKeys, luminance_palette, palette_prior
 
 HINT_CHANNELS = 3  # a*, b* (/ AB_SCALE, zero where there is no hint) and the hint mask
@@ -117,9 +117,10 @@ class SemanticFeatures(nn.Module):
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
 
-    def features(self, l: torch.Tensor) -> list[torch.Tensor]:
-        """L* (B, 1, H, W) -> the encoder's feature maps of the photo as sRGB gray (strides 4 to 32)."""
-        return self.encoder.features(linear_to_srgb(y_from_l(l).clamp(0, 1).expand(-1, 3, -1, -1)))
+    def features(self, l: torch.Tensor, stages: int = len(TAPS)) -> list[torch.Tensor]:
+        """L* (B, 1, H, W) -> the encoder's feature maps of the photo as sRGB gray (strides 4 to 32;
+        the first `stages` of them)."""
+        return self.encoder.features(linear_to_srgb(y_from_l(l).clamp(0, 1).expand(-1, 3, -1, -1)), stages)
 
     def forward(self, l: torch.Tensor, n_levels: int, features: list[torch.Tensor] | None = None) -> list[torch.Tensor | None]:
         """L* (B, 1, H, W) -> one additive input per U-Net level (None where nothing joins)."""
@@ -188,13 +189,13 @@ class ColorNet(nn.Module):
             style = self.null(l.shape[0])
         if style.shape[-1] != self.config.code_dim:
             raise ValueError(f"expected a style code of {self.config.code_dim} numbers, got {style.shape[-1]}")
-        encoded = self.semantic.features(l) if self.semantic is not None else None
         if self.auto is None:
-            return self.styled(l, style, hints, encoded)
+            return self.styled(l, style, hints, self.semantic.features(l) if self.semantic is not None else None)
         automatic = self.automatic(style)
         tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()  # no data-dependent branches
         if not tracing and bool(automatic.all()):
-            return self.auto(encoded, l, hints)
+            return self.auto(self.semantic.features(l, self.auto.stages(hints)), l, hints)
+        encoded = self.semantic.features(l)
         if not tracing and not bool(automatic.any()):
             return self.styled(l, style, hints, encoded)
         return torch.where(automatic[:, None, None, None], self.auto(encoded, l, hints), self.styled(l, style, hints, encoded))

@@ -129,7 +129,7 @@ def train(net: ColorNet, cached: Path, out: Path, cfg: AutoConfig, resume: bool 
     rest = [p for name, p in decoder.named_parameters() if not name.startswith("tail.")]
     opt = torch.optim.AdamW([{"params": rest}, {"params": tail, "lr": cfg.tail_lr, "weight_decay": 0.0}],
                             lr=cfg.lr, weight_decay=cfg.weight_decay)
-    used = 2 if tail else len(features)  # a tail computes the features past stride 8 itself
+    used = decoder.stages(hints=None)  # a tail computes the features past stride 8 itself
     batch = min(cfg.batch_size, n)
     steps_per_epoch = n // batch
     total = cfg.epochs * steps_per_epoch
