@@ -10,11 +10,12 @@ from artcolor import Colorizer
 from artcolor.cli import main
 from artcolor.evaluation import evaluate, markdown_table
 
-MODES = {"automatic", "self_reference", "paintings_mode"}
+MODES = {"automatic", "self_reference", "reframed", "paintings_mode"}
 FIDELITY_KEYS = {"psnr", "ssim", "ciede2000", "colorfulness", "colorfulness_gt", "colorfulness_ratio",
                  "palette_distance_gt", "l_ssim", "seconds_per_image"}
 PAINTINGS_KEYS = {"palette_distance", "palette_distance_other", "retrieval_accuracy", "retrieval_chance",
-                  "sensitivity", "l_ssim", "colorfulness", "colorfulness_references", "seconds_per_image"}
+                  "sensitivity", "l_ssim", "colorfulness", "colorfulness_references", "seconds_per_image",
+                  "incoherence", "incoherence_gt"}
 
 
 def landscape(h, w, seed):
@@ -58,6 +59,7 @@ def test_gray_baseline(data):
     assert r["paintings_mode"]["sensitivity"] == 0
     assert r["paintings_mode"]["retrieval_accuracy"] == pytest.approx(0.5)
     assert r["paintings_mode"]["l_ssim"] > 0.99
+    assert math.isnan(r["paintings_mode"]["incoherence"]) and 0 < r["paintings_mode"]["incoherence_gt"] < 1
 
 
 def test_welsh_baseline(data):
@@ -73,7 +75,8 @@ def test_welsh_baseline(data):
 def test_a_colorizer_runs_every_mode(data):
     r = run(data, Colorizer.from_preset("tiny"), n_photos=2)
     assert r["n_photos"] == 2 and r["automatic"] is not None
-    assert all(math.isfinite(v) for mode in MODES for v in r[mode].values())
+    assert all(math.isfinite(v) for mode in MODES - {"paintings_mode"} for v in r[mode].values())
+    assert all(math.isfinite(v) for k, v in r["paintings_mode"].items() if k != "incoherence")
 
 
 def test_bad_arguments_are_refused(data):
@@ -136,3 +139,53 @@ def test_a_failed_save_keeps_the_old_results_and_leaves_no_temporary_file(data, 
         report.save({**result, "name": "new"}, tmp_path)
     assert (tmp_path / "results.json").read_bytes() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "results.md"]
+
+
+def test_reframed_reference_is_a_mirrored_crop_of_the_photo():
+    from artcolor.evaluation.harness import reframe
+
+    rgb = np.random.default_rng(0).integers(0, 256, (50, 80, 3), dtype=np.uint8)
+    out = reframe(rgb, seed=0, index=3)
+    assert out.shape == (39, 62, 3)  # both sides x sqrt(0.6)
+    found = [(y, x) for y in range(50 - 39 + 1) for x in range(80 - 62 + 1)
+             if np.array_equal(rgb[y:y + 39, x:x + 62, ::-1], out)]
+    assert len(found) == 1
+    assert np.array_equal(reframe(rgb, 0, 3), out) and not np.array_equal(reframe(rgb, 0, 4), out)
+
+
+def test_incoherence_is_zero_for_one_colour_per_region_and_high_for_noise():
+    import torch
+
+    from artcolor.evaluation.metrics import incoherence
+
+    labels = np.repeat(np.arange(4), 16).reshape(8, 8)
+    flat = np.zeros((8, 8, 3), np.uint8)
+    for region, colour in enumerate([(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30)]):
+        flat[labels == region] = colour
+    as_tensor = lambda a: torch.from_numpy(a.copy()).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    assert incoherence(as_tensor(flat), labels) == pytest.approx(0, abs=1e-9)
+    noise = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    assert incoherence(as_tensor(noise), labels) > 0.7
+    assert math.isnan(incoherence(as_tensor(np.full((8, 8, 3), 128, np.uint8)), labels))
+
+
+def test_sliced_transfer_takes_the_reference_distribution():
+    import torch
+
+    from artcolor.evaluation.compositions import sliced_transfer
+
+    g = torch.Generator().manual_seed(0)
+    ab = torch.randn(2000, 2, generator=g) * 5
+    ref = torch.randn(3000, 2, generator=g) * torch.tensor([20.0, 8.0]) + torch.tensor([30.0, -10.0])
+    moved = sliced_transfer(ab, ref)
+    assert torch.allclose(moved.mean(0), ref.mean(0), atol=1.0)
+    assert torch.allclose(moved.std(0), ref.std(0), rtol=0.1)
+    for i in range(2):  # a global, monotone map: what was redder (yellower) stays so
+        assert torch.corrcoef(torch.stack([ab[:, i], moved[:, i]]))[0, 1] > 0.9
+
+
+def test_compositions_need_an_encoder():
+    from artcolor.evaluation.compositions import method
+
+    with pytest.raises(ValueError, match="encoder"):
+        method("transfer", Colorizer.from_preset("tiny"))

@@ -140,7 +140,7 @@ def test_valid_files_of_any_format_mode_and_size_colourise_at_their_size(coloriz
     path = folder / f"valid{suffix}"
     path.write_bytes(data)
     assert colorizer.colorize(path).size == size
-    assert colorizer.encode_style(path).shape == (colorizer.config.code_dim,)
+    assert colorizer.encode_style(path).code.shape == (colorizer.config.code_dim,)
 
 
 @SETTINGS

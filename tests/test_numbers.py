@@ -99,8 +99,8 @@ def test_style_weights_are_an_image_or_a_named_error(colorizer, photo, reference
     valid = all(math.isfinite(w) and w >= 0 for w in weights) and max(weights) > 0
     assert (out is not None) == valid
     if valid:  # the blend is a mean of the two codes, even for weights near the float maximum
-        a, b = (colorizer.encode_style(r) for r in references)
-        code = colorizer.encode_style(references, style_weights=weights)
+        a, b = (colorizer.encode_style(r).code for r in references)
+        code = colorizer.encode_style(references, style_weights=weights).code
         assert torch.isfinite(code).all()
         assert ((code - torch.minimum(a, b)) >= -1e-5).all() and ((torch.maximum(a, b) - code) >= -1e-5).all()
 

@@ -96,10 +96,10 @@ def test_colorize_matches_pytorch_at_full_resolution(model, odd_photo, coffee, p
 def test_style_codes_match_pytorch(model, coffee, palettes):
     torch_side, folder = model
     onnx_side = OnnxColorizer(folder)
-    assert np.array_equal(onnx_side.encode_style(None), torch_side.net.null_style.detach().numpy())
+    assert np.array_equal(onnx_side.encode_style(None).code, torch_side.net.null_style.detach().numpy())
     for style in (coffee, palettes[0], [coffee, palettes[1]]):
-        expected = torch_side.encode_style(style, strength=1.5).numpy()
-        got = onnx_side.encode_style(style, strength=1.5)
+        expected = torch_side.encode_style(style, strength=1.5).code.numpy()
+        got = onnx_side.encode_style(style, strength=1.5).code
         assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max()
 
 

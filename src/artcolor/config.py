@@ -44,6 +44,10 @@ class ModelConfig:
     auto_mix: float = 0.5  # how far its output moves from the regression (0) to the annealed mean (1)
     # the decoder reads its own fine-tuned copy of the encoder past stride 8 (efficientnet.EncoderTail)
     auto_tail: bool = False
+    # correspondence with the reference (model/correspondence.py): its colours warped onto the photo's
+    # matching places, with the match's confidence, join the U-Net's input and a learned blend at its output
+    correspondence: bool = False
+    match_temperature: float = 0.01  # softmax temperature over cosine similarities
     color_space: ColorSpace = "lab"  # lab: predict ab from L; rgb: predict RGB (the report's choice)
     image_size: int = 128  # training size, and the default working short side at inference
 
@@ -80,11 +84,15 @@ class ModelConfig:
             raise ValueError(f"auto_tail must be true or false, got {self.auto_tail!r}")
         if self.auto_tail and not self.auto_decoder:
             raise ValueError("auto_tail is the automatic decoder's: it needs auto_decoder true")
+        if not isinstance(self.correspondence, bool):
+            raise ValueError(f"correspondence must be true or false, got {self.correspondence!r}")
+        if self.correspondence and (self.encoder == "none" or self.color_space != "lab"):
+            raise ValueError("correspondence matches the encoder's features and warps a*b*: it needs an encoder and color_space 'lab'")
         if self.auto_decoder and self.encoder == "none":
             raise ValueError("auto_decoder needs an encoder (its input is the encoder's features)")
         if self.auto_decoder and self.color_space != "lab":
             raise ValueError("auto_decoder predicts a*b*: it needs color_space 'lab'")
-        for name, lo, hi in (("auto_temperature", 0.01, 10.0), ("auto_mix", 0.0, 1.0)):
+        for name, lo, hi in (("auto_temperature", 0.01, 10.0), ("auto_mix", 0.0, 1.0), ("match_temperature", 0.001, 1.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
                 raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")

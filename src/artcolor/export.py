@@ -24,7 +24,8 @@ from torch import nn
 from . import __version__
 from .color import chroma_ratio
 from .model import ColorNet
-from .onnx import COLOR_GRAPH, FORMAT, NULL_STYLE, STYLE_GRAPH, Graph
+from .model.correspondence import Bank
+from .onnx import BANK_INPUTS, COLOR_GRAPH, FORMAT, NULL_STYLE, STYLE_GRAPH, Graph, bank_feeds
 from .image import atomic_write
 
 OPSET = 17
@@ -44,38 +45,54 @@ class ColorGraph(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None = None):
+    def forward(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None = None,
+                ref_keys: torch.Tensor | None = None, ref_ab: torch.Tensor | None = None,
+                ref_log_weight: torch.Tensor | None = None):
         m = self.net.config.multiple
         h, w = l.shape[-2], l.shape[-1]
         pad = (0, (m - w % m) % m, 0, (m - h % m) % m)
         l_pad = F.pad(l, pad, mode="replicate")
+        bank = Bank(ref_keys, ref_ab, ref_log_weight) if ref_keys is not None else None
         # padded hints are zeros: no hint (mask 0) where the photo is not
-        out = self.net(l_pad, style) if hints is None else self.net(l_pad, style, F.pad(hints, pad))
+        out = self.net(l_pad, style, None if hints is None else F.pad(hints, pad), bank)
         ratio = chroma_ratio(self.net.to_linear_rgb(l_pad, out))
         return out[..., :h, :w], ratio[..., :h, :w]
 
 
 class StyleGraph(nn.Module):
-    """References (B, 3, H, W) sRGB in [0, 1] -> style codes (B, code_dim), palette keys included."""
+    """References (B, 3, H, W) sRGB in [0, 1] -> style codes (B, code_dim), palette keys included; with
+    `correspondence`, also the references at sizes divisible by 32 -> their banks' keys and a*b*."""
 
     def __init__(self, net: ColorNet):
         super().__init__()
         self.net = net
 
-    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        return self.net.encode_style(rgb)
+    def forward(self, rgb: torch.Tensor, match_rgb: torch.Tensor | None = None):
+        if match_rgb is None:
+            return self.net.encode_style(rgb)
+        bank = self.net.encode_reference(match_rgb)
+        return self.net.encode_style(rgb), bank.keys, bank.ab
 
 
 def takes_hints(net: ColorNet) -> bool:
     return bool(getattr(net.config, "hints", False))
 
 
+def takes_reference(net: ColorNet) -> bool:
+    return bool(getattr(net.config, "correspondence", False))
+
+
 def _trace(module: nn.Module, args: tuple, names: list[str], outputs: list[str], opset: int):
-    """An nn.Module -> a checked onnx.ModelProto, every input and output dynamic in batch, H and W."""
+    """An nn.Module -> a checked onnx.ModelProto, every input and output dynamic in batch, H and W
+    (a bank's in its positions)."""
     import onnx
 
     axes = {n: {0: "batch", 2: "height", 3: "width"} for n in names + outputs if n != "style"}
     axes["style"] = {0: "batch"}
+    axes.update({n: {0: "batch", 1: "positions"} for n in ("keys", "ab") if n in outputs})
+    axes.update({n: {1: "positions"} for n in BANK_INPUTS if n in names})
+    if "match_rgb" in names:  # its own sizes: ONNX Runtime takes equal axis names for equal sizes
+        axes["match_rgb"] = {0: "batch", 2: "match_height", 3: "match_width"}
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # the TorchScript exporter is deprecated in favour of dynamo, which is 20x slower for this net
@@ -96,6 +113,9 @@ def color_graph(net: ColorNet, opset: int = OPSET):
     args, names = (torch.rand(1, 1, 4 * m, 4 * m) * 100, net.null(1).detach()), ["l", "style"]
     if takes_hints(net):
         args, names = (*args, torch.zeros(1, 3, 4 * m, 4 * m)), [*names, "hints"]
+    if takes_reference(net):
+        bank = net.encode_reference(torch.rand(1, 3, 64, 96))
+        args, names = (*args, None, *bank) if len(args) == 2 else (*args, *bank), [*names, *BANK_INPUTS]
     model = _trace(ColorGraph(net), args, names, ["out", "ratio"], opset)
     onnx.helper.set_model_props(model, {
         "artcolor_config": json.dumps(net.config.to_dict()),
@@ -108,6 +128,9 @@ def style_graph(net: ColorNet, opset: int = OPSET):
     """The style encoder as an onnx.ModelProto: rgb -> style."""
     net = copy.deepcopy(net).to("cpu").eval()
     s = net.config.style_size
+    if takes_reference(net):
+        args = (torch.rand(1, 3, s, s + s // 2), torch.rand(1, 3, 128, 192))
+        return _trace(StyleGraph(net), args, ["rgb", "match_rgb"], ["style", "keys", "ab"], opset)
     return _trace(StyleGraph(net), (torch.rand(1, 3, s, s + s // 2),), ["rgb"], ["style"], opset)
 
 
@@ -130,6 +153,7 @@ def export_model(net: ColorNet, folder: str | os.PathLike, opset: int = OPSET) -
     np.save(buffer, net.null_style.detach().to("cpu", torch.float32).numpy())
     _write(folder / NULL_STYLE, buffer.getvalue())
     section = {"format": FORMAT, "opset": opset, "multiple": net.config.multiple, "hints": takes_hints(net),
+               "correspondence": takes_reference(net),
                "color_net": COLOR_GRAPH, "style_encoder": STYLE_GRAPH, "null_style": NULL_STYLE,
                "artcolor": __version__}
     config = {"model": net.config.to_dict(), "onnx": section}
@@ -152,12 +176,15 @@ class OnnxRunner:
     def from_net(cls, net: ColorNet, threads: int | None = None) -> "OnnxRunner":
         return cls(color_graph(net).SerializeToString(), threads)
 
-    def __call__(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None = None,
+                 bank: Bank | None = None) -> torch.Tensor:
         feeds = {"l": _numpy(l), "style": _numpy(style)}
         if "hints" in self.graph.inputs:  # a model with hint inputs takes zeros for none
             feeds["hints"] = _numpy(hints) if hints is not None else np.zeros((l.shape[0], 3, *l.shape[-2:]), np.float32)
         elif hints is not None:
             raise ValueError("this exported model takes no colour hints")
+        if "ref_keys" in self.graph.inputs:
+            feeds.update(bank_feeds(None if bank is None else tuple(_numpy(t) for t in bank), self.graph))
         out = self.graph(["out"], **feeds)[0]
         return torch.from_numpy(out).to(l.device)
 
@@ -185,13 +212,20 @@ def check_onnx(net: ColorNet, path: str | os.PathLike, seed: int = 0) -> tuple[f
 
 @torch.inference_mode()
 def check_style(net: ColorNet, path: str | os.PathLike, seed: int = 0) -> tuple[float, float]:
-    """(max |onnx - torch|, max |torch|) of the style graph's codes, for two references of odd size."""
+    """(max |onnx - torch|, max |torch|) of the style graph's codes, for two references of odd size
+    (with `correspondence`, the worst relative difference of codes, keys and a*b*, in the codes' scale)."""
     net = copy.deepcopy(net).to("cpu").eval()
     s = net.config.style_size
-    rgb = torch.rand(2, 3, s, 2 * s + 7, generator=torch.Generator().manual_seed(seed))
-    expected = net.encode_style(rgb)
-    got = Graph(Path(path))(["style"], rgb=rgb.numpy())[0]
-    return float(np.abs(got - expected.numpy()).max()), float(expected.abs().max())
+    g = torch.Generator().manual_seed(seed)
+    rgb = torch.rand(2, 3, s, 2 * s + 7, generator=g)
+    expected, feeds, names = [net.encode_style(rgb)], {"rgb": rgb.numpy()}, ["style"]
+    if takes_reference(net):  # the bank's keys and a*b* too, at a size divisible by 32
+        match_rgb = torch.rand(2, 3, 64, 160, generator=g)
+        expected += list(net.encode_reference(match_rgb))[:2]
+        feeds["match_rgb"], names = match_rgb.numpy(), [*names, "keys", "ab"]
+    got = Graph(Path(path))(names, **feeds)
+    worst = max(float(np.abs(a - e.numpy()).max() / max(float(e.abs().max()), 1e-6)) for a, e in zip(got, expected))
+    return worst * float(expected[0].abs().max()), float(expected[0].abs().max())
 
 
 def check_export(net: ColorNet, folder: str | os.PathLike) -> dict[str, float]:

@@ -27,12 +27,19 @@ from .hints import HintSet, check_accepted, for_images
 from .hints import resolve as resolve_hints
 from .hub import push_folder, resolve_model, write_model_card
 from .image import DEFAULT_MAX_PIXELS, ImageLike, atomic_write, palette_image  # noqa: F401 (re-exported)
+from .image import open_image, rgb_array
 from .model import ColorNet
+from .model.correspondence import Bank
 # the steps around the network, shared with the ONNX colouriser (and re-exported from here)
-from .pipeline import MAX_ASPECT, as_list, blend_codes, prepare, recombine, reference_input, resize_short_side, working_l, working_size  # noqa: F401
+from .pipeline import MAX_ASPECT, Style, as_list, blend_codes, blend_style, match_input, prepare, recombine, reference_input, resize_short_side, working_l, working_size  # noqa: F401
 
 BUNDLED = Path(__file__).parent / "weights" / "default"
 Backend = Literal["torch", "onnxruntime"]
+
+
+def as_style(style: Style | torch.Tensor) -> Style:
+    """A Style, or a bare style code (code_dim,) -> a Style."""
+    return style if isinstance(style, Style) else Style(style)
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -105,20 +112,26 @@ class Colorizer:
 
     @torch.inference_mode()
     def encode_style(self, style: ImageLike | Sequence[ImageLike] | None, strength: float = 1.0,
-                     style_weights: Sequence[float] | None = None) -> torch.Tensor:
-        """Reference(s) -> one style code (code_dim,); None gives the null style (automatic).
+                     style_weights: Sequence[float] | None = None) -> Style:
+        """Reference(s) -> one `Style`: a style code (code_dim,) and, with `correspondence`, the bank of
+        places to match (several references joined, each place tilted by its reference's weight).
+        None gives the null style (automatic).
 
         `strength` in [0, MAX_STRENGTH] (4); `style_weights`: one finite weight >= 0 per reference.
         """
-        null = self.net.null_style.detach()
-        codes = [null] if style is None else [self._encode_one(s) for s in as_list(style)]
-        weights = None if style is None else style_weights
-        code = blend_codes(null.cpu().numpy(), [c.cpu().numpy() for c in codes], weights, strength)
-        return torch.from_numpy(code).to(self.device)
+        null = self.net.null_style.detach().cpu().numpy()
+        encoded = [] if style is None else [self._encode_one(s) for s in as_list(style)]
+        style = blend_style(null, [(c.cpu().numpy(), b) for c, b in encoded], style_weights, strength, torch.cat,
+                            lambda a: torch.from_numpy(a).to(self.device))
+        return Style(torch.from_numpy(style.code).to(self.device), None if style.bank is None else Bank(*style.bank))
 
-    def _encode_one(self, style: ImageLike) -> torch.Tensor:
-        x = torch.from_numpy(reference_input(style, self.config.style_size, self.max_pixels)).to(self.device)
-        return self.net.encode_style(x)[0]
+    def _encode_one(self, style: ImageLike) -> tuple[torch.Tensor, Bank | None]:
+        rgb = rgb_array(open_image(style, self.max_pixels))
+        x = torch.from_numpy(reference_input(rgb, self.config.style_size, None)).to(self.device)
+        if not self.config.correspondence:
+            return self.net.encode_style(x)[0], None
+        matched = torch.from_numpy(match_input(rgb, self.config.style_size, None)).to(self.device)
+        return self.net.encode_style(x)[0], self.net.encode_reference(matched)
 
     # ---- colourisation
 
@@ -127,7 +140,8 @@ class Colorizer:
         """Colourise one image (returns a PIL image) or a list of them (returns a list).
 
         `style`: a reference (path, PIL image or array; a palette from `palette_image`), a list of
-        them blended by `style_weights`, or None for automatic colourisation. `strength` moves from
+        them blended by `style_weights`, None for automatic colourisation, or a style already encoded
+        by `encode_style` (then `strength` and `style_weights` were applied there). `strength` moves from
         the null style (0) to the reference (1) and beyond, up to 4. A number out of range (NaN too)
         is a ValueError naming it; a prediction that is not finite, a PredictionError.
 
@@ -140,7 +154,7 @@ class Colorizer:
         images = [image] if single else list(image)
         per_image = for_images(hints, len(images), single)
         check_accepted(self.config.hints, per_image)
-        vector = self.encode_style(style, strength, style_weights)
+        vector = as_style(style) if isinstance(style, (Style, torch.Tensor)) else self.encode_style(style, strength, style_weights)
         planes = [self.prepare(im) for im in images]
         resolved = [resolve_hints(h, y.shape[1], y.shape[0], self.max_pixels) for h, (y, _) in zip(per_image, planes)]
         outputs = self.colorize_planes(planes, vector, size, resolved)
@@ -151,10 +165,11 @@ class Colorizer:
         return prepare(image, self.max_pixels)
 
     @torch.inference_mode()
-    def colorize_planes(self, planes: list[tuple[np.ndarray, Image.Image | None]], style: torch.Tensor,
+    def colorize_planes(self, planes: list[tuple[np.ndarray, Image.Image | None]], style: Style | torch.Tensor,
                         size: int | None = None, hints: Sequence[HintSet | None] | None = None) -> list[Image.Image]:
         """Prepared inputs -> colour images; inputs of the same working size share a batch.
 
+        `style`: from `encode_style` (or a bare style code).
         `hints`: one `hints.HintSet` (from `hints.resolve`) or None per input, or None for none.
         Raises PredictionError, rather than return a black image, if a prediction is not finite.
         """
@@ -185,9 +200,9 @@ class Colorizer:
         empty = np.zeros((1, 3, *shape), np.float32)
         return torch.from_numpy(np.concatenate([empty if h is None else h.raster(shape) for h in hints])).to(self.device)
 
-    def _predict_ratio(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
-        style = style.expand(l.shape[0], -1)
-        out = self._run(l, style) if hints is None else self._run(l, style, hints)
+    def _predict_ratio(self, l: torch.Tensor, style: Style | torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        code, bank = as_style(style)
+        out = self._run(l, code.expand(l.shape[0], -1), hints, bank)
         ratio = chroma_ratio(self.net.to_linear_rgb(l, out)).float().cpu()
         bad = int((~torch.isfinite(ratio)).flatten(1).any(1).sum())
         if bad:

@@ -41,6 +41,19 @@ def palette(ab_pred: torch.Tensor, ab_reference: torch.Tensor, n_points: int = 1
     return (quantiles(ab_pred) - quantiles(ab_reference)).abs().mean(dim=(1, 2))
 
 
+def coherence(ab_pred: torch.Tensor, ab_target: torch.Tensor, pool: int = 4, sigma: float = 6.0) -> torch.Tensor:
+    """Colour that follows objects: differences of predicted a*b* between neighbours (at 1 / `pool` of
+    the size, so a neighbourhood spans a few pixels), weighted by how alike the true a*b* are there
+    (exp(-d^2 / 2 sigma^2), sigma in a*b* units). (B, 2, H, W) x2 -> (B,), in units of 110."""
+    pred, target = F.avg_pool2d(ab_pred, pool) / AB_SCALE, F.avg_pool2d(ab_target, pool)
+    total = 0
+    for dim in (-1, -2):
+        d_pred = pred.diff(dim=dim).norm(dim=1)
+        alike = torch.exp(-target.diff(dim=dim).square().sum(dim=1) / (2 * sigma**2))
+        total = total + (alike * d_pred).mean(dim=(1, 2))
+    return total / 2
+
+
 def hint(ab_pred: torch.Tensor, hints: torch.Tensor, delta: float = 0.05) -> torch.Tensor:
     """Huber on ab / 110 at the hints' pixels: (B, 2, H, W), hints (B, 3, H, W) a*, b*, mask -> (B,), 0 without hints."""
     mask = hints[:, 2:3]

@@ -11,9 +11,12 @@ and the null style (automatic colourisation) as `null_style.npy`:
 
 - `style_encoder.onnx`: `rgb` (B, 3, H, W) sRGB in [0, 1], any H, W -> `style` (B, code_dim), the
   palette keys included. References are resized to short side `style_size` first, as in PyTorch.
+  With `correspondence` it also takes `match_rgb`, the reference at sizes divisible by 32, and
+  returns its bank's `keys` (B, N, C) and `ab` (B, N, 2).
 - `color_net.onnx`: `l` (B, 1, H, W) L* in [0, 100], any H, W (padded inside the graph to the
   network's multiple), `style` (B, code_dim) and, for models with hint inputs, `hints` (B, 3, H, W)
-  (`hints.py`) -> `out` (ab or sRGB, as `ColorNet.forward`) and
+  (`hints.py`) and, for models with `correspondence`, the reference's bank `ref_keys` (1, N, C),
+  `ref_ab` (1, N, 2), `ref_log_weight` (1, N) -> `out` (ab or sRGB, as `ColorNet.forward`) and
   `ratio` (B, 3, H, W), the chroma ratio the full-resolution recombination multiplies by luminance.
 
 Everything around the graphs is `pipeline.py`, the code the PyTorch `Colorizer` runs too.
@@ -34,11 +37,13 @@ from .hints import HintSet, check_accepted, for_images
 from .hints import resolve as resolve_hints
 from .hub import resolve_model
 from .image import DEFAULT_MAX_PIXELS, ImageLike
-from .pipeline import as_list, blend_codes, prepare, recombine, reference_input, working_l, working_size
+from .image import open_image, rgb_array
+from .pipeline import Style, as_list, blend_style, match_input, prepare, recombine, reference_input, working_l, working_size
 
 COLOR_GRAPH = "color_net.onnx"
 STYLE_GRAPH = "style_encoder.onnx"
 NULL_STYLE = "null_style.npy"
+BANK_INPUTS = ("ref_keys", "ref_ab", "ref_log_weight")  # the colour graph's, for models with correspondence
 FORMAT = 1  # the export folder's layout version, in config.json's "onnx" section
 
 
@@ -84,6 +89,15 @@ def read_export(folder: Path) -> dict:
     return config
 
 
+def bank_feeds(bank: tuple | None, graph: Graph) -> dict[str, np.ndarray]:
+    """A bank's three arrays as the colour graph's inputs; None gives an empty one (one place, no
+    colour, no match), which is what PyTorch's network does without a reference."""
+    if bank is None:
+        channels = graph.session.get_inputs()[graph.inputs.index("ref_keys")].shape[2]
+        bank = (np.zeros((1, 1, channels), np.float32), np.zeros((1, 1, 2), np.float32), np.zeros((1, 1), np.float32))
+    return dict(zip(BANK_INPUTS, bank))
+
+
 class OnnxColorizer:
     """An exported model (a folder, or hf://ORG/NAME of one) ready to colourise, without PyTorch.
 
@@ -104,13 +118,19 @@ class OnnxColorizer:
         self.color_graph = Graph(folder / COLOR_GRAPH, threads)
 
     def encode_style(self, style: ImageLike | Sequence[ImageLike] | None, strength: float = 1.0,
-                     style_weights: Sequence[float] | None = None) -> np.ndarray:
-        """Reference(s) -> one style code (code_dim,) float32; None gives the null style (automatic)."""
-        if style is None:
-            return blend_codes(self.null_style, [self.null_style], None, strength)  # checks strength too
-        codes = [self.style_graph(["style"], rgb=reference_input(s, self.style_size, self.max_pixels))[0][0]
-                 for s in as_list(style)]
-        return blend_codes(self.null_style, codes, style_weights, strength)
+                     style_weights: Sequence[float] | None = None) -> Style:
+        """Reference(s) -> one `Style` (numpy arrays): the style code (code_dim,) float32 and, for a model
+        with `correspondence`, the bank its places are matched in; None gives the null style (automatic)."""
+        encoded = [] if style is None else [self._encode_one(s) for s in as_list(style)]
+        return blend_style(self.null_style, encoded, style_weights, strength, np.concatenate)
+
+    def _encode_one(self, style: ImageLike) -> tuple[np.ndarray, tuple | None]:
+        rgb = rgb_array(open_image(style, self.max_pixels))
+        feeds = {"rgb": reference_input(rgb, self.style_size, None)}
+        if "match_rgb" not in self.style_graph.inputs:
+            return self.style_graph(["style"], **feeds)[0][0], None
+        code, keys, ab = self.style_graph(["style", "keys", "ab"], match_rgb=match_input(rgb, self.style_size, None), **feeds)
+        return code[0], (keys, ab)
 
     def colorize(self, image: ImageLike | Sequence[ImageLike], style=None, strength: float = 1.0,
                  style_weights: Sequence[float] | None = None, size: int | None = None, hints=None):
@@ -124,18 +144,22 @@ class OnnxColorizer:
         single = not isinstance(image, (list, tuple))
         per_image = for_images(hints, len(as_list(image)), single)
         check_accepted("hints" in self.color_graph.inputs, per_image)
-        code = self.encode_style(style, strength, style_weights)
+        encoded = self.encode_style(style, strength, style_weights)
         planes = [prepare(im, self.max_pixels) for im in as_list(image)]
-        outputs = [self.colorize_plane(y, alpha, code, size, resolve_hints(h, y.shape[1], y.shape[0], self.max_pixels))
+        outputs = [self.colorize_plane(y, alpha, encoded, size, resolve_hints(h, y.shape[1], y.shape[0], self.max_pixels))
                    for (y, alpha), h in zip(planes, per_image)]
         return outputs[0] if single else outputs
 
-    def colorize_plane(self, y: np.ndarray, alpha: Image.Image | None, style: np.ndarray,
+    def colorize_plane(self, y: np.ndarray, alpha: Image.Image | None, style: Style | np.ndarray,
                        size: int | None = None, hints: HintSet | None = None) -> Image.Image:
-        """Luminance Y (H, W) in [0, 1], alpha or None, style code (code_dim,), hints or None -> the colour image."""
+        """Luminance Y (H, W) in [0, 1], alpha or None, a Style from `encode_style` (or a bare code
+        (code_dim,)), hints or None -> the colour image."""
+        style = style if isinstance(style, Style) else Style(style)
         size = self.size if size is None else integer("size", size, MIN_SIZE, MAX_SIZE)
         l = working_l(y, working_size(*y.shape, size, self.multiple))  # (1, 1, h, w)
-        feeds = {"l": l, "style": style[None]}
+        feeds = {"l": l, "style": style.code[None]}
+        if "ref_keys" in self.color_graph.inputs:  # a model that matches its reference
+            feeds.update(bank_feeds(style.bank, self.color_graph))
         if "hints" in self.color_graph.inputs:  # a model that takes colour hints
             feeds["hints"] = np.zeros((1, 3, *l.shape[-2:]), np.float32) if hints is None else hints.raster(l.shape[-2:])
         ratio = self.color_graph(["ratio"], **feeds)[0][0]  # (3, h, w)

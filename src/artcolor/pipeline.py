@@ -10,7 +10,8 @@ torch), so what differs between them is the network's arithmetic and nothing els
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -55,6 +56,24 @@ def reference_input(style: ImageLike, style_size: int, max_pixels: int | None) -
     return (rgb.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255)).copy()
 
 
+def match_input(style: ImageLike, style_size: int, max_pixels: int | None, multiple: int = 32) -> np.ndarray:
+    """A reference as matching takes it (models with `correspondence`): (1, 3, h, w) float32 sRGB in
+    [0, 1], short side about `style_size`, both sides multiples of `multiple` (the encoder's 32)."""
+    rgb = rgb_array(open_image(style, max_pixels))
+    h, w = working_size(*rgb.shape[:2], style_size, multiple)
+    rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BILINEAR, reducing_gap=2.0))
+    return (rgb.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255)).copy()
+
+
+def bank_weights(sizes: Sequence[int], weights: Sequence[float] | None) -> np.ndarray:
+    """Each reference's bank size and blend weight -> the log-weight of every bank position (1, N):
+    log(w / mean w), so equal weights add nothing and a reference of weight 0 never wins a place."""
+    w = np.full(len(sizes), 1 / len(sizes)) if weights is None else np.asarray(blend_weights("style_weights", weights, len(sizes)), np.float64)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(w / w.mean()).clip(-1e4)  # -1e4: never picked, still finite (ONNX, softmax)
+    return np.concatenate([np.full(n, lw, np.float32) for n, lw in zip(sizes, log_w)])[None]
+
+
 def working_l(y: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Luminance Y (H, W) -> L* (1, 1, h, w) float32 at the working size `shape` = (h, w)."""
     y_small = np.asarray(Image.fromarray(y, "F").resize(shape[::-1], Image.BILINEAR, reducing_gap=2.0))
@@ -73,6 +92,31 @@ def blend_codes(null: np.ndarray, codes: Sequence[np.ndarray], weights: Sequence
     if not np.isfinite(code).all():  # would become a black image, not an error
         raise PredictionError("the style code is not finite (NaN or inf): the model's style encoder or null style is damaged")
     return code
+
+
+class Style(NamedTuple):
+    """An encoded reference: the style code (code_dim,) and, for models with `correspondence`, the bank
+    its places are matched in: keys (1, N, C), a*b* (1, N, 2), log-weights (1, N) (torch tensors or
+    numpy arrays, as the backend has them); None in automatic mode or for a model without matching."""
+
+    code: Any
+    bank: tuple | None = None
+
+
+def blend_style(null: np.ndarray, encoded: Sequence[tuple[np.ndarray, tuple | None]], weights: Sequence[float] | None,
+                strength: float, cat: Callable, to_array: Callable = np.asarray) -> Style:
+    """Encoded references, each (code (code_dim,), bank or None), none for automatic -> one Style:
+    the codes blended as `blend_codes` does, the banks joined along their positions by `cat` (the
+    backend's concatenate), each position tilted by its reference's weight (`bank_weights`)."""
+    codes = [c for c, _ in encoded] or [null]
+    code = blend_codes(null, codes, weights if encoded else None, strength)
+    w = [1.0] * len(encoded) if weights is None else list(weights)  # checked by blend_codes
+    kept = [(b, wi) for (_, b), wi in zip(encoded, w) if b is not None and wi > 0]  # weight 0: not matched
+    if not kept or strength == 0:
+        return Style(code)
+    banks, kept_weights = [b for b, _ in kept], [wi for _, wi in kept]
+    log_weight = to_array(bank_weights([b[0].shape[1] for b in banks], kept_weights))
+    return Style(code, (cat([b[0] for b in banks], 1), cat([b[1] for b in banks], 1), log_weight))
 
 
 def as_list(style) -> list:

@@ -9,8 +9,9 @@ import click
 from . import WEIGHTS_HELP, fail
 
 # `--mode`: the evaluation modes each runs (evaluation.harness.MODES)
-MODE_SETS = {"standard": ("automatic", "self", "paintings"), "hints": ("hints",),
-             "all": ("automatic", "self", "paintings", "hints")}
+MODE_SETS = {"standard": ("automatic", "self", "reframed", "paintings"), "hints": ("hints",),
+             "all": ("automatic", "self", "reframed", "paintings", "hints")}
+COMPOSITIONS = ("transfer", "match")  # baselines built on a model's parts (evaluation/compositions.py)
 
 
 @click.command("evaluate")
@@ -19,8 +20,10 @@ MODE_SETS = {"standard": ("automatic", "self", "paintings"), "hints": ("hints",)
 @click.option("--paintings", type=click.Path(path_type=Path), help="Folder of reference paintings (first K by name).")
 @click.option("--weights", default=None, metavar="DIR|hf://ORG/NAME", help=WEIGHTS_HELP)
 @click.option("--preset", default=None, help="Evaluate an untrained model of this preset (a sanity check).")
-@click.option("--method", default="model", type=click.Choice(["model", "gray", "welsh"]), show_default=True,
-              help="The network (--weights, --preset or the bundled model), or a baseline.")
+@click.option("--method", default="model", type=click.Choice(["model", "gray", "welsh", *COMPOSITIONS]),
+              show_default=True, help="The network (--weights, --preset or the bundled model), or a baseline: "
+              "gray, welsh, or on the model's parts (--weights or the bundled model) transfer (automatic, then "
+              "its a*b* moved onto the reference's) or match (untrained matching where confident).")
 @click.option("--k", "k", default=8, show_default=True, type=click.IntRange(min=2),
               help="Paintings used as references.")
 @click.option("--n-photos", default=None, type=click.IntRange(min=1), help="Use the first N photos (default: all).")
@@ -29,7 +32,7 @@ MODE_SETS = {"standard": ("automatic", "self", "paintings"), "hints": ("hints",)
 @click.option("--out", type=click.Path(path_type=Path), help="Write results.json and results.md here.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--mode", "mode", default="standard", show_default=True, type=click.Choice(list(MODE_SETS)),
-              help="standard: automatic, self-reference and paintings; hints: colour hints sampled from "
+              help="standard: automatic, self-reference, reframed self-reference and paintings; hints: colour hints sampled from "
                    "the ground truth (a model with hint inputs); all: both.")
 @click.option("--table", is_flag=True, help="Instead: print one table of the results.json files given as arguments.")
 def command(tables, photos, paintings, weights, preset, method, k, n_photos, size, name, out, device, mode, table):
@@ -62,6 +65,14 @@ def command(tables, photos, paintings, weights, preset, method, k, n_photos, siz
 
 def _subject(method, weights, preset, device):
     """The Colorizer or baseline name to evaluate, and its default row label."""
+    if method in COMPOSITIONS:
+        from ..evaluation.compositions import method as composition
+
+        colorizer, label = _subject("model", weights, preset, device)
+        try:
+            return composition(method, colorizer), f"{method} ({label})"
+        except ValueError as e:
+            fail(str(e))
     if method != "model":
         if weights or preset:
             fail(f"--method {method} is a baseline; it takes no --weights or --preset")

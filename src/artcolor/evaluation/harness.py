@@ -3,8 +3,13 @@
 - automatic: the gray photo, no reference; fidelity to the colour photo it came from.
 - self_reference: the colour photo itself is the reference; fidelity again (an upper bound on
   what a reference can give, and the only fair fidelity test for exemplar methods).
+- reframed: the reference is the colour photo mirrored and cropped to 60% of its area (a photo of
+  the same place taken otherwise); fidelity of the whole output, so colour must be found by what
+  is in the photo, not where.
 - paintings: each of N photos with each of K paintings (the first K by file name); palette
-  distance to the reference, palette retrieval accuracy and reference sensitivity.
+  distance to the reference, palette retrieval accuracy, reference sensitivity, and incoherence
+  (the share of the output's a*b* variance inside the ground truth's SLIC superpixels: colour that
+  follows objects varies between them, blotches vary inside them).
 - hints (on request, models with hint inputs): colour hints sampled from the ground truth
   (`hints_mode.py`).
 
@@ -38,8 +43,10 @@ from .hints_mode import with_hints
 EVAL_SIZE = 256  # short side of every photo and painting during evaluation
 N_PIXELS = 4096  # pixels sampled per image for palette distances
 N_QUANTILES = 256  # quantiles kept per projection when many palettes are compared at once
-MODES = ("automatic", "self", "paintings", "hints")
-STANDARD_MODES = ("automatic", "self", "paintings")  # hints: run on request (`artcolor evaluate --mode hints`)
+MODES = ("automatic", "self", "reframed", "paintings", "hints")
+STANDARD_MODES = ("automatic", "self", "reframed", "paintings")  # hints: on request (`--mode hints`)
+REFRAMED_AREA = 0.6  # share of the photo the reframed reference keeps
+N_SUPERPIXELS = 16  # SLIC regions per ground truth for incoherence
 
 
 @dataclass
@@ -106,13 +113,14 @@ def evaluate(method: Colorizer | str | Method, photos_dir: str | os.PathLike, pa
     with torch.inference_mode():
         auto = fidelity(m, photos, "automatic", seed, progress) if m.automatic and "automatic" in modes else None
         own = fidelity(m, photos, "self", seed, progress) if "self" in modes else None
+        reframed = fidelity(m, photos, "reframed", seed, progress) if "reframed" in modes else None
         cross = against_paintings(m, photos, paintings, seed, progress) if "paintings" in modes else None
         hinted = with_hints(m, photos, paintings, seed, progress) if "hints" in modes else None
     return {
         "name": m.name, "method": m.name, "artcolor_version": __version__,
         "photos": str(photos_dir), "paintings": str(paintings_dir), "n_photos": len(photos), "k": k,
         "size": size, "seed": seed, "references": [name for name, _ in paintings],
-        "automatic": auto, "self_reference": own, "paintings_mode": cross, "hints_mode": hinted,
+        "automatic": auto, "self_reference": own, "reframed": reframed, "paintings_mode": cross, "hints_mode": hinted,
     }
 
 
@@ -122,15 +130,27 @@ def pixels(seed: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + index)
 
 
-def fidelity(m: Method, photos: list, mode: Literal["automatic", "self"], seed: int = 0,
+def reframe(rgb: np.ndarray, seed: int, index: int, area: float = REFRAMED_AREA) -> np.ndarray:
+    """The same scene taken otherwise: (H, W, 3) -> a crop of `area` of it (both sides scaled by
+    sqrt(area)) at a place drawn from (seed, index), mirrored left to right."""
+    h, w = rgb.shape[:2]
+    ch, cw = max(1, round(h * area ** 0.5)), max(1, round(w * area ** 0.5))
+    rng = np.random.default_rng([seed, index])
+    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    return np.ascontiguousarray(rgb[y:y + ch, x:x + cw, ::-1])
+
+
+def fidelity(m: Method, photos: list, mode: Literal["automatic", "self", "reframed"], seed: int = 0,
              progress: bool = False) -> dict:
-    """Colourise each photo without a reference or with itself as the reference; compare with the photo."""
-    if mode not in ("automatic", "self"):
-        raise ValueError(f"mode must be 'automatic' or 'self', got {mode!r}")
+    """Colourise each photo without a reference, with itself, or with itself reframed (`reframe`) as
+    the reference; compare with the photo."""
+    if mode not in ("automatic", "self", "reframed"):
+        raise ValueError(f"mode must be 'automatic', 'self' or 'reframed', got {mode!r}")
     rows, seconds = [], 0.0
     for i, (_, gt) in enumerate(tqdm(photos, desc=f"{m.name} {mode}", disable=not progress, leave=False)):
+        reference = None if mode == "automatic" else gt if mode == "self" else reframe(gt, seed, i)
         start = time.perf_counter()
-        out = m.colorize(gt, m.encode(gt if mode == "self" else None))
+        out = m.colorize(gt, m.encode(reference))
         seconds += time.perf_counter() - start
         rows.append(compare(to_tensor(out), to_tensor(gt), seed, i))
     summary = {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
@@ -164,7 +184,8 @@ def against_paintings(m: Method, photos: list, paintings: list, seed: int = 0, p
     n, k = len(photos), len(paintings)
     ref_q = torch.stack([palette(to_tensor(rgb), n + j) for j, (_, rgb) in enumerate(paintings)])  # (K, P, Q)
     out_q = torch.empty(n, k, *ref_q.shape[1:])  # (N, K, P, Q)
-    l_ssim, colorful, seconds = [], [], 0.0
+    l_ssim, colorful, incoherent, seconds = [], [], [], 0.0
+    regions = [metrics.superpixels(gt, N_SUPERPIXELS) for _, gt in photos]
     for j, (_, painting) in enumerate(tqdm(paintings, desc=f"{m.name} paintings", disable=not progress, leave=False)):
         start = time.perf_counter()
         code = m.encode(painting)
@@ -176,6 +197,7 @@ def against_paintings(m: Method, photos: list, paintings: list, seed: int = 0, p
             out_q[i, j] = palette(out, i)
             l_ssim.append(metrics.l_ssim(out, to_tensor(gt)).item())
             colorful.append(metrics.colorfulness(out).item())
+            incoherent.append(metrics.incoherence(out, regions[i]))
     to_refs = metrics.pairwise_sliced_wasserstein(out_q.flatten(0, 1), ref_q).view(n, k, k)
     between_outputs = torch.stack([metrics.pairwise_sliced_wasserstein(q, q) for q in out_q])  # (N, K, K)
     between_refs = metrics.pairwise_sliced_wasserstein(ref_q, ref_q)
@@ -188,6 +210,8 @@ def against_paintings(m: Method, photos: list, paintings: list, seed: int = 0, p
         "sensitivity": metrics.reference_sensitivity(between_outputs, between_refs),
         "l_ssim": float(np.mean(l_ssim)),
         "colorfulness": float(np.mean(colorful)),
+        "incoherence": float(np.nanmean(incoherent)) if not np.isnan(incoherent).all() else float("nan"),
+        "incoherence_gt": float(np.nanmean([metrics.incoherence(to_tensor(gt), r) for (_, gt), r in zip(photos, regions)])),
         "colorfulness_references": float(np.mean([metrics.colorfulness(to_tensor(p)).item() for _, p in paintings])),
         "seconds_per_image": seconds / (n * k),
     }

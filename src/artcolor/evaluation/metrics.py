@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from ..color import rgb_to_lab
@@ -216,3 +217,27 @@ def reference_sensitivity(output_dist: torch.Tensor, reference_dist: torch.Tenso
                          f"got {tuple(output_dist.shape)} and {tuple(reference_dist.shape)}")
     j, kk = torch.triu_indices(k, k, offset=1)
     return (output_dist[:, j, kk].mean() / reference_dist[j, kk].mean()).item()
+
+
+# ---- colour that follows objects
+
+
+def superpixels(rgb: np.ndarray, n_segments: int = 16) -> np.ndarray:
+    """SLIC superpixels of an sRGB (H, W, 3) uint8 image -> labels (H, W) int, about `n_segments` of
+    them: the regions whose colour an object-following colourisation keeps in one family."""
+    from skimage.segmentation import slic
+
+    return slic(rgb, n_segments=n_segments, compactness=10, start_label=0)
+
+
+def incoherence(rgb: torch.Tensor, labels: np.ndarray) -> float:
+    """The share of an image's a*b* variance that lies inside regions (labels (H, W) of sRGB (1, 3, H, W)
+    in [0, 1]): near 0 when each region is one colour, 1 when colour varies as much inside regions as
+    across the image. NaN for an image whose a*b* spread is under 1 (gray to the eye)."""
+    ab = rgb_to_lab(rgb)[0, 1:].flatten(1).double().numpy()  # (2, HW)
+    index = labels.ravel()
+    count = np.bincount(index).clip(min=1)
+    means = np.stack([np.bincount(index, weights=c) / count for c in ab])  # (2, regions)
+    within = ((ab - means[:, index]) ** 2).sum()
+    total = ((ab - ab.mean(axis=1, keepdims=True)) ** 2).sum()
+    return float(within / total) if total > ab.shape[1] else float("nan")  # a*b* spread under 1: gray

@@ -18,9 +18,11 @@ COLUMNS = [
     ("self PSNR ↑", "self_reference", "psnr", "{:.2f}"),
     ("self SSIM ↑", "self_reference", "ssim", "{:.3f}"),
     ("self ΔE00 ↓", "self_reference", "ciede2000", "{:.2f}"),
+    ("reframed PSNR ↑", "reframed", "psnr", "{:.2f}"),
     ("palette SWD ↓", "paintings_mode", "palette_distance", "{:.2f}"),
     ("retrieval ↑", "paintings_mode", "retrieval_accuracy", "{:.3f}"),
     ("sensitivity ↑", "paintings_mode", "sensitivity", "{:.3f}"),
+    ("incoherence (GT) ↓", "paintings_mode", "incoherence", None),
     ("L* SSIM ↑", "paintings_mode", "l_ssim", "{:.4f}"),
     ("s / image", "paintings_mode", "seconds_per_image", "{:.3f}"),
 ]
@@ -46,6 +48,8 @@ def _cell(result: dict, mode: str, key: str, fmt: str | None) -> str:
         return "n/a"
     if key == "colorfulness":
         return f"{values['colorfulness']:.1f} ({values['colorfulness_gt']:.1f})"
+    if key == "incoherence":
+        return f"{values['incoherence']:.3f} ({values['incoherence_gt']:.3f})" if "incoherence" in values else "n/a"
     value = values[key]
     return "inf" if math.isinf(value) else fmt.format(value)
 
@@ -55,7 +59,7 @@ def markdown_table(results: list[dict]) -> str:
     if not results:
         raise ValueError("no results to tabulate")
     hinted = [r for r in results if r.get("hints_mode")]
-    results = [r for r in results if any(r.get(mode) for mode in ("automatic", "self_reference", "paintings_mode"))]
+    results = [r for r in results if any(r.get(mode) for mode in ("automatic", "self_reference", "reframed", "paintings_mode"))]
     if not results:
         return hints_table(hinted)
     lines = ["| method | " + " | ".join(c[0] for c in COLUMNS) + " |",
@@ -66,7 +70,9 @@ def markdown_table(results: list[dict]) -> str:
     notes = "; ".join(f"{n} photos x {k} paintings at short side {s} px" for n, k, s in sorted(settings))
     chance = ", ".join(sorted({f"{1 / r['k']:.3f}" for r in results}))
     return "\n".join(lines) + (
-        f"\n\n{notes}. Automatic: no reference; self: the colour photo is its own reference; "
+        f"\n\n{notes}. Automatic: no reference; self: the colour photo is its own reference; reframed: "
+        f"the photo mirrored and cropped to 60% of its area is the reference; incoherence: share of the "
+        f"output's a*b* variance inside the ground truth's 16 SLIC superpixels (paintings mode); "
         f"palette SWD: sliced Wasserstein distance between output and reference a*b* (Lab units); "
         f"retrieval chance = {chance}; L* SSIM: lightness kept, paintings mode.\n") + (
         "\n" + hints_table(hinted) if hinted else "")

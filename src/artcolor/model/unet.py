@@ -10,10 +10,12 @@ from ..color import lab_to_linear_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linea
 from ..config import ModelConfig
 from .adain import AdaIN
 from .auto import AutoDecoder
+from .correspondence import Bank, make_bank, match_keys, reference_lab, warp
 from .efficientnet import TAPS, EfficientNetLite, EncoderTail
 from .palette import AB_SCALE, FEATURES, PaletteKeys, luminance_palette, palette_prior
 
 HINT_CHANNELS = 3  # a*, b* (/ AB_SCALE, zero where there is no hint) and the hint mask
+MATCH_CHANNELS = 3  # the reference's a*b* warped onto the photo (/ AB_SCALE) and the match's confidence
 _ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
 
 
@@ -155,12 +157,19 @@ class ColorNet(nn.Module):
         self.palette_keys = PaletteKeys(c.classes, activation=_ACTIVATIONS[act]) if c.classes > 1 else None
         self.semantic = SemanticFeatures(c.encoder, ch) if c.encoder != "none" else None
         inputs = 1 + (FEATURES if c.palette_bins else 0) + (HINT_CHANNELS if c.hints else 0)
+        inputs += MATCH_CHANNELS if c.correspondence else 0
         self.downs = nn.ModuleList(
             Down(inputs if i == 0 else ch[i - 1], ch[i], c.blocks[i], c.enc_convs, d, act, pool=i > 0)
             for i in range(len(ch))
         )
         self.ups = nn.ModuleList(Up(ch[i + 1], ch[i], c.dec_convs, d, act) for i in reversed(range(len(ch) - 1)))
         self.head = nn.Conv2d(ch[0], 2 if c.color_space == "lab" else 3, 1)
+        # with correspondence: how far each pixel's output moves to the warped colours (0 at start,
+        # so a model grown from one without matching computes what it did)
+        self.blend = nn.Conv2d(ch[0] + 1, 1, 1) if c.correspondence else None
+        if self.blend is not None:
+            nn.init.zeros_(self.blend.weight)
+            nn.init.zeros_(self.blend.bias)
         if c.auto_decoder:
             tail = EncoderTail(self.semantic.encoder) if c.auto_tail else None
             self.auto = AutoDecoder(self.semantic.encoder.channels, c.auto_temperature, c.auto_mix, tail)
@@ -170,6 +179,15 @@ class ColorNet(nn.Module):
     def encode_style(self, rgb: torch.Tensor) -> torch.Tensor:
         """References (B, 3, H, W), sRGB in [0, 1] -> style codes (B, code_dim)."""
         return self.style_encoder(rgb, self.palette_keys)
+
+    def encode_reference(self, rgb: torch.Tensor) -> Bank:
+        """References (B, 3, H, W), sRGB in [0, 1], H and W divisible by 32 -> their bank for matching
+        (needs `correspondence`): keys of the reference as gray, and its a*b*, at stride 8."""
+        if not self.config.correspondence:
+            raise ValueError("this model does not match references (its config has correspondence: false)")
+        lab = reference_lab(rgb)
+        keys = match_keys(self.semantic.features(lab[:, :1])[1:])
+        return make_bank(keys, lab)
 
     def keys(self, l: torch.Tensor) -> torch.Tensor | None:
         return None if self.palette_keys is None else self.palette_keys(l)
@@ -181,7 +199,8 @@ class ColorNet(nn.Module):
         """Style codes (B, code_dim) -> (B,) bool: which are the null style, i.e. automatic colourisation."""
         return (style == self.null_style).all(dim=-1)
 
-    def forward(self, l: torch.Tensor, style: torch.Tensor | None = None, hints: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, l: torch.Tensor, style: torch.Tensor | None = None, hints: torch.Tensor | None = None,
+                reference: Bank | None = None) -> torch.Tensor:
         m = self.config.multiple
         if l.shape[-2] % m or l.shape[-1] % m:
             raise ValueError(f"input height and width must be divisible by {m}, got {tuple(l.shape[-2:])}")
@@ -190,19 +209,22 @@ class ColorNet(nn.Module):
         if style.shape[-1] != self.config.code_dim:
             raise ValueError(f"expected a style code of {self.config.code_dim} numbers, got {style.shape[-1]}")
         if self.auto is None:
-            return self.styled(l, style, hints, self.semantic.features(l) if self.semantic is not None else None)
+            return self.styled(l, style, hints, self.semantic.features(l) if self.semantic is not None else None, reference)
         automatic = self.automatic(style)
         tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()  # no data-dependent branches
         if not tracing and bool(automatic.all()):
             return self.auto(self.semantic.features(l, self.auto.stages(hints)), l, hints)
         encoded = self.semantic.features(l)
         if not tracing and not bool(automatic.any()):
-            return self.styled(l, style, hints, encoded)
-        return torch.where(automatic[:, None, None, None], self.auto(encoded, l, hints), self.styled(l, style, hints, encoded))
+            return self.styled(l, style, hints, encoded, reference)
+        styled = self.styled(l, style, hints, encoded, reference)
+        return torch.where(automatic[:, None, None, None], self.auto(encoded, l, hints), styled)
 
-    def styled(self, l, style, hints, encoded) -> torch.Tensor:
-        """The U-Net under the style code (the encoder's features `encoded`, or None without one)."""
-        x = self.inputs(l, style, hints)
+    def styled(self, l, style, hints, encoded, reference: Bank | None = None) -> torch.Tensor:
+        """The U-Net under the style code (the encoder's features `encoded`, or None without one),
+        matching the reference's bank where the config has `correspondence`."""
+        matched = self.match(l, encoded, reference)
+        x = self.inputs(l, style, hints, matched)
         style = style[:, :self.config.style_dim]  # the latent drives the AdaINs; the palette is in x
         features = self.semantic(l, len(self.downs), encoded) if self.semantic is not None else [None] * len(self.downs)
         skips = []
@@ -213,11 +235,27 @@ class ColorNet(nn.Module):
         for up in self.ups:
             x = up(x, skips.pop(), style)
         out = self.head(x)
-        if self.config.color_space == "lab":
+        if self.config.color_space != "lab":
+            return out + 0.5
+        if matched is None:
             return out * AB_SCALE
-        return out + 0.5
+        ab, confidence = matched
+        gate = self.blend(torch.cat([x, confidence], dim=1))
+        return (out + gate * (ab - out)) * AB_SCALE
 
-    def inputs(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None) -> torch.Tensor:
+    def match(self, l, encoded, reference: Bank | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The reference's a*b* (/ AB_SCALE) warped onto the photo and the confidence, both (B, ., H, W)
+        at the working size (zeros without a reference); None for a model without `correspondence`."""
+        if not self.config.correspondence:
+            return None
+        if reference is None:  # nothing to match: no colour, no confidence (as an export's empty bank gives)
+            return l.new_zeros(l.shape[0], 2, *l.shape[-2:]), l.new_zeros(l.shape)
+        ab, confidence = warp(match_keys(encoded[1:]), reference, self.config.match_temperature)
+        up = lambda x: F.interpolate(x, size=l.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
+        return up(ab) / AB_SCALE, up(confidence)
+
+    def inputs(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None,
+               matched: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """The U-Net's input (B, C, H, W): L*, the palette prior, the hint channels, as the config has them.
 
         hints (B, 3, H, W): a*, b* and a mask (1 where a hint is), or None for no hints.
@@ -233,6 +271,8 @@ class ColorNet(nn.Module):
                 x.append(torch.cat([hints[:, :2] * mask / AB_SCALE, mask], dim=1))
         elif hints is not None:
             raise ValueError("this model takes no colour hints (its config has hints: false)")
+        if matched is not None:
+            x.extend(matched)
         return torch.cat(x, dim=1)
 
     def to_linear_rgb(self, l: torch.Tensor, out: torch.Tensor) -> torch.Tensor:

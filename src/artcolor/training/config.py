@@ -40,7 +40,8 @@ class RecipeConfig:
     saturation: tuple[float, float] = (0.5, 1.5)  # colour transform: ab scaled by a factor in this range
     p_painting: float = 0.7  # a different reference is a painting (else another photo)
     patch_grid: int = 4  # the reference is cut into grid x grid patches and shuffled...
-    p_shuffle: float = 0.5  # ...with this probability (always cropped, flipped and rotated)
+    p_shuffle: float = 0.5  # ...with this probability (always cropped and maybe flipped)
+    p_turn: float = 1.0  # a random quarter turn (of four, one the identity) with this probability
     # colour hints (models with hints): in every reference mode, a share of the samples gets a few
     # small patches of the target's own a*b* (Zhang et al. 2017 sample them from the ground truth too)
     p_hints: float = 0.5  # share of samples with hints
@@ -56,6 +57,9 @@ class LossConfig:
     palette: float = 1.0  # sliced Wasserstein in ab, output vs reference (different-reference samples)
     auto_palette: float = 0.5  # sliced Wasserstein in ab, output vs ground truth (no-reference samples): no sepia
     other_reconstruction: float = 0.3  # weight of the reconstruction loss when the reference differs
+    # different-reference samples: a*b* should change little between neighbours whose true colours are
+    # alike, so a reference's colours follow the photo's objects instead of blotching across them
+    coherence: float = 0.0
     hint: float = 1.0  # Huber on ab at the hints' pixels, in every mode: a hint wins over a painting where it is
     # feature distance on the frozen encoder's first stages (EfficientNet-Lite, strides 4 and 8) between
     # output and target sRGB: the perceptual role LPIPS plays in the report (its AlexNet cannot be had here)

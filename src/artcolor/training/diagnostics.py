@@ -17,6 +17,7 @@ from ..evaluation.metrics import (pairwise_sliced_wasserstein, projected_quantil
                                   reference_sensitivity, retrieval_accuracy)
 from ..color import lab_to_rgb, rgb_to_lab
 from ..image import atomic_write
+from ..model.correspondence import Bank
 
 TRAIN_COLUMNS = ["loss", "huber_ab", "mse", "ssim", "palette", "auto_palette", "lpips", "feature", "hint", "grad_norm", "lr", "img_per_s", "skipped"]
 VAL_COLUMNS = ["val_loss", "val_psnr_auto", "val_psnr_self", "val_retrieval", "val_sensitivity", "val_style_std",
@@ -75,10 +76,11 @@ class Diagnostics:
         lab = rgb_to_lab(self.photos)
         l = lab[:, :1]
         auto = self._rgb(net, l, None)
-        self_ref = self._rgb(net, l, net.encode_style(self.photos))
+        self_ref = self._rgb(net, l, net.encode_style(self.photos), self._bank(net, self.photos))
         n, k = min(8, len(l)), len(self.refs)
-        styles = net.encode_style(self.refs)
-        by_ref = torch.stack([self._rgb(net, l[:n], s.expand(n, -1)) for s in styles], 1)  # (n, K, 3, S, S)
+        styles, banks = net.encode_style(self.refs), self._bank(net, self.refs)
+        by_ref = torch.stack([self._rgb(net, l[:n], s.expand(n, -1), banks and Bank(*(t[j:j + 1] for t in banks)))
+                              for j, s in enumerate(styles)], 1)  # (n, K, 3, S, S)
         ab_outs = rgb_to_lab(by_ref.flatten(0, 1))[:, 1:].view(n, k, 2, *l.shape[-2:])
         ab_refs = rgb_to_lab(self.refs)[:, 1:]
         metrics = {
@@ -103,8 +105,13 @@ class Diagnostics:
         net.train(was_training)
         return metrics
 
-    def _rgb(self, net, l, style):
-        out = net(l, style)
+    @staticmethod
+    def _bank(net, rgb):
+        """The references' banks, for a model that matches them (else None)."""
+        return net.encode_reference(rgb) if net.config.correspondence else None
+
+    def _rgb(self, net, l, style, bank=None):
+        out = net(l, style, None, bank)
         if net.config.color_space == "lab":
             return lab_to_rgb(torch.cat([l, out], 1))
         return out.clamp(0, 1)

@@ -182,7 +182,8 @@ def init_state(source: ColorNet, target: ColorNet) -> tuple[dict, list[str]]:
     the pretrained encoder (taken from `target`) or hint inputs."""
     c, t = source.config, target.config
     grown = replace(c, palette_bins=t.palette_bins, palette_classes=t.palette_classes, hints=c.hints or t.hints,
-                    encoder=t.encoder if c.encoder == "none" else c.encoder)
+                    encoder=t.encoder if c.encoder == "none" else c.encoder,
+                    correspondence=c.correspondence or t.correspondence, match_temperature=t.match_temperature)
     same = grown == t
     fits = c.palette_bins in (0, t.palette_bins) and c.classes in (1, t.palette_classes)
     if not (same and fits):

@@ -45,8 +45,10 @@ def color_transform(lab: torch.Tensor, angle: torch.Tensor, saturation: torch.Te
     return torch.stack([lab[:, 0], cos * a - sin * b, sin * a + cos * b], dim=1)
 
 
-def scramble(image: torch.Tensor, g: torch.Generator, grid: int, p_shuffle: float) -> torch.Tensor:
-    """Keep the palette, lose the layout: random crop, flip, 90-degree turn, maybe patch shuffle.
+def scramble(image: torch.Tensor, g: torch.Generator, grid: int, p_shuffle: float, p_turn: float = 1.0) -> torch.Tensor:
+    """Keep the palette, change the layout: random crop, flip, maybe a 90-degree turn (a random one of
+    four with probability `p_turn`), maybe patch shuffle. Without shuffle, the same things are still
+    there, elsewhere: what a model that matches the reference learns from.
 
     image (3, S, S) -> (3, S, S).
     """
@@ -57,7 +59,10 @@ def scramble(image: torch.Tensor, g: torch.Generator, grid: int, p_shuffle: floa
                         align_corners=False)[0]
     if torch.rand((), generator=g) < 0.5:
         out = out.flip(-1)
-    out = out.rot90(int(torch.randint(0, 4, (), generator=g)), dims=(-2, -1))
+    turns = int(torch.randint(0, 4, (), generator=g))
+    if p_turn < 1 and torch.rand((), generator=g) >= p_turn:
+        turns = 0
+    out = out.rot90(turns, dims=(-2, -1))
     if grid > 1 and s % grid == 0 and torch.rand((), generator=g) < p_shuffle:
         p = s // grid
         patches = out.unfold(1, p, p).unfold(2, p, p).reshape(3, grid * grid, p, p)
@@ -121,7 +126,7 @@ def make_sample(photos: torch.Tensor, paintings: torch.Tensor | None, cfg: Recip
     others = _other_references(rgb, paintings, cfg, g)
     for i in range(b):
         if mode[i] == SELF:
-            reference[i] = scramble(target_rgb[i], g, cfg.patch_grid, cfg.p_shuffle)
+            reference[i] = scramble(target_rgb[i], g, cfg.patch_grid, cfg.p_shuffle, cfg.p_turn)
         elif mode[i] == OTHER:
             reference[i] = others[i]
     drawn = draw_hints(target_lab, cfg, g) if hints else None

@@ -23,7 +23,11 @@ class StyledNet(nn.Module):
     def forward(self, l, reference, use_null, hints=None):
         style = self.net.encode_style(reference)
         style = torch.where(use_null[:, None], self.net.null(l.shape[0]), style)
-        return self.net(l, style, hints)
+        bank = None
+        if self.net.config.correspondence:  # nothing in the bank learns unless the encoder does
+            with torch.set_grad_enabled(torch.is_grad_enabled() and self.net.semantic.encoder.stem.conv.weight.requires_grad):
+                bank = self.net.encode_reference(reference)
+        return self.net(l, style, hints, bank)
 
 
 def compute_loss(model: nn.Module, net: ColorNet, sample, cfg: TrainConfig, g: torch.Generator, lpips=None):
@@ -53,6 +57,10 @@ def compute_loss(model: nn.Module, net: ColorNet, sample, cfg: TrainConfig, g: t
         parts["palette"] = pal.mean().item()
         loss = loss + w.palette * pal.sum() / len(other)
     none = sample.mode == NONE
+    if w.coherence and other.any():
+        coh = losses.coherence(ab[other], sample.target_lab[other, 1:])
+        parts["coherence"] = coh.mean().item()
+        loss = loss + w.coherence * coh.sum() / len(other)
     if w.auto_palette and none.any():
         pal = losses.palette(ab[none], sample.target_lab[none, 1:], generator=g)
         parts["auto_palette"] = pal.mean().item()

@@ -19,11 +19,11 @@ import torch
 from tqdm import tqdm
 
 from ..image import ImageLike, atomic_write
-from ..inference import Colorizer, recombine, working_size
+from ..inference import Colorizer, Style as Encoded, as_style, recombine, working_size
 from .codec import Frame, VideoReader, VideoWriter, require_av
 from .stability import ChromaStabilizer, require_cv2
 
-Style = ImageLike | Sequence[ImageLike] | torch.Tensor | None
+Style = ImageLike | Sequence[ImageLike] | Encoded | torch.Tensor | None
 
 
 class ClipColorizer:
@@ -45,7 +45,7 @@ class ClipColorizer:
         else:
             # a reference's palette is kept by giving each frame its prediction's distribution of colours;
             # automatic mode has none to keep, and there matching came back as flicker (README, Video)
-            automatic = bool(colorizer.net.automatic(self.style))
+            automatic = bool(colorizer.net.automatic(self.style.code))
             self.stabilizer = ChromaStabilizer(match_colours=not automatic) if stabilize else None
         self.frame_shape: tuple[int, int] | None = None
 
@@ -69,11 +69,12 @@ class ClipColorizer:
 
 
 def style_code(colorizer: Colorizer, style: Style, strength: float = 1.0,
-               style_weights: Sequence[float] | None = None) -> torch.Tensor:
-    """One style code (code_dim,) for a whole clip: a reference, blended references, None (automatic)
-    or a code already made by `Colorizer.encode_style`."""
-    if isinstance(style, torch.Tensor):
-        return style.to(colorizer.device)
+               style_weights: Sequence[float] | None = None) -> Encoded:
+    """One encoded style for a whole clip: a reference, blended references, None (automatic), or a
+    style already made by `Colorizer.encode_style` (or a bare style code)."""
+    if isinstance(style, (Encoded, torch.Tensor)):
+        code, bank = as_style(style)
+        return Encoded(code.to(colorizer.device), bank)
     return colorizer.encode_style(style, strength, style_weights)
 
 

@@ -1,0 +1,117 @@
+"""Two compositions of the bundled model's parts, no learning in either: the baselines a model that
+matches its reference is measured against (beside `welsh` and `gray`).
+
+- `transfer`: the automatic output, then its a*b* moved onto the reference's a*b* distribution by
+  sliced optimal transport (Pitie et al. 2005: quantile matching along rotating directions of the
+  a*b* plane), lightness kept. A global, monotone map: one object stays one colour family, and the
+  output takes the reference's palette, wherever its colours belong.
+- `match`: Deep Exemplar-based Colorization's matching (He et al. 2018) untrained: the gray photo
+  and the reference as gray through the model's ImageNet encoder, keys and warp as
+  `model/correspondence.py` computes them (temperature 0.01), the warped a*b* blended with the
+  automatic output by the best match's similarity (a sigmoid around `CONFIDENT`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..color import chroma_ratio, lab_to_rgb, rgb_to_lab
+from ..image import rgb_array
+from ..inference import Colorizer
+from ..model.correspondence import Bank, make_bank, match_keys, warp
+from ..pipeline import match_input, recombine, working_size
+
+TRANSFER_ROUNDS = 8  # rounds of two orthogonal directions, each round turned by pi / (2 * rounds)
+TEMPERATURE = 0.01
+CONFIDENT = 0.35  # similarity at which the warped colour and the automatic one weigh alike
+SPREAD = 0.05  # how sharply the blend turns around CONFIDENT
+
+
+def sliced_transfer(ab: torch.Tensor, ref_ab: torch.Tensor, rounds: int = TRANSFER_ROUNDS) -> torch.Tensor:
+    """Points (N, 2) moved so their distribution matches the reference's points (M, 2): along each
+    direction, every point takes the reference quantile of its own rank (Pitie et al. 2005)."""
+    ab = ab.double().clone()
+    ref = ref_ab.double()
+    levels = (torch.arange(len(ab), dtype=torch.float64) + 0.5) / len(ab)
+    for r in range(rounds):
+        angle = math.pi / 2 * r / rounds
+        for d in (torch.tensor([math.cos(angle), math.sin(angle)]), torch.tensor([-math.sin(angle), math.cos(angle)])):
+            d = d.double()
+            p, q = ab @ d, (ref @ d).sort().values
+            target = torch.empty_like(p)
+            target[p.argsort()] = _interpolate(levels, q)  # the reference quantile at each point's rank
+            ab += (target - p)[:, None] * d
+    return ab.float()
+
+
+def _interpolate(levels: torch.Tensor, sorted_values: torch.Tensor) -> torch.Tensor:
+    """Quantiles in [0, 1] of sorted values, linearly interpolated."""
+    x = levels * (len(sorted_values) - 1)
+    low = x.floor().long().clamp(max=len(sorted_values) - 1)
+    high = (low + 1).clamp(max=len(sorted_values) - 1)
+    return sorted_values[low] + (x - low) * (sorted_values[high] - sorted_values[low])
+
+
+def transfer(colorizer: Colorizer, photo: np.ndarray, reference_ab: torch.Tensor | None) -> np.ndarray:
+    """Automatic colourisation of `photo` (H, W, 3) uint8, its a*b* moved onto `reference_ab` (M, 2)
+    (none: the automatic output as it is) -> sRGB (H, W, 3) uint8."""
+    auto = rgb_array(colorizer.colorize(photo))
+    if reference_ab is None:
+        return auto
+    lab = rgb_to_lab(torch.from_numpy(auto.copy()).permute(2, 0, 1)[None].float() / 255)  # (1, 3, H, W)
+    moved = sliced_transfer(lab[0, 1:].flatten(1).T, reference_ab).T.reshape(lab[0, 1:].shape)
+    rgb = lab_to_rgb(torch.cat([lab[:, :1], moved[None]], dim=1)).clamp(0, 1)
+    return (rgb[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def reference_ab(reference: np.ndarray, n: int = 4096, seed: int = 0) -> torch.Tensor:
+    """A reference's a*b*: n of its pixels (fixed seed) -> (n, 2)."""
+    lab = rgb_to_lab(torch.from_numpy(reference.copy()).permute(2, 0, 1).float() / 255)
+    ab = lab[1:].flatten(1).T
+    return ab[torch.randperm(len(ab), generator=torch.Generator().manual_seed(seed))[:n]]
+
+
+@torch.inference_mode()
+def reference_bank(colorizer: Colorizer, reference: np.ndarray) -> Bank:
+    """A reference (H, W, 3) uint8 through the model's encoder as gray -> its bank (any model with an encoder)."""
+    net = colorizer.net
+    rgb = torch.from_numpy(match_input(reference, net.config.style_size, None)).to(colorizer.device)
+    lab = rgb_to_lab(rgb)
+    return make_bank(match_keys(net.semantic.features(lab[:, :1])[1:]), lab)
+
+
+@torch.inference_mode()
+def match(colorizer: Colorizer, photo: np.ndarray, bank: Bank | None) -> np.ndarray:
+    """The photo (H, W, 3) uint8 coloured by untrained matching where it is confident and by the
+    automatic decoder elsewhere (none: the automatic output) -> sRGB (H, W, 3) uint8."""
+    if bank is None:
+        return rgb_array(colorizer.colorize(photo))
+    net = colorizer.net
+    y, alpha = colorizer.prepare(photo)
+    l = colorizer._working_l(y, working_size(*y.shape, colorizer.size, net.config.multiple))
+    automatic = net(l)  # (1, 2, h, w) a*b*: the null style is the automatic decoder's
+    ab, confidence = warp(match_keys(net.semantic.features(l)[1:]), bank, TEMPERATURE)
+    up = lambda x: F.interpolate(x, size=l.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
+    weight = torch.sigmoid((up(confidence) - CONFIDENT) / SPREAD)
+    out = automatic + weight * (up(ab) - automatic)
+    ratio = chroma_ratio(net.to_linear_rgb(l, out)).float().cpu()[0]
+    return rgb_array(recombine(y, ratio.numpy(), alpha))
+
+
+def method(name: str, colorizer: Colorizer):
+    """`transfer` or `match` on a model (with an encoder and the automatic decoder) -> the harness's Method."""
+    from .harness import Method
+
+    if colorizer.net.semantic is None:
+        raise ValueError(f"the {name} baseline needs a model with an encoder (its config has encoder: none)")
+    if name == "transfer":
+        return Method("transfer", lambda ref: None if ref is None else reference_ab(ref),
+                      lambda photo, ref_ab: transfer(colorizer, photo, ref_ab))
+    if name == "match":
+        return Method("match", lambda ref: None if ref is None else reference_bank(colorizer, ref),
+                      lambda photo, bank: match(colorizer, photo, bank))
+    raise ValueError(f"unknown composition {name!r}; choose transfer or match")

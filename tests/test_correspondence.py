@@ -1,0 +1,195 @@
+"""Correspondence with the reference (model/correspondence.py): matching, banks of several references,
+the network that takes the warped colours, its growth from a model without them, every path."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import perturb
+
+from artcolor import Colorizer, palette_image
+from artcolor.config import ModelConfig, preset
+from artcolor.model import ColorNet
+from artcolor.model.correspondence import Bank, make_bank, match_keys, warp
+from artcolor.pipeline import bank_weights
+from artcolor.training.loop import init_state
+
+MATCH = dataclasses.replace(preset("tiny"), encoder="efficientnet-lite0", hints=True, auto_decoder=True,
+                            correspondence=True, image_size=64)
+
+
+def _keys(b: int, c: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return match_keys([torch.randn(b, c, h, w, generator=g), torch.randn(b, 2 * c, h // 2, w // 2, generator=g)])
+
+
+def _lab(keys: torch.Tensor, seed: int = 1) -> torch.Tensor:
+    """A Lab image (B, 3, 8h, 8w) whose a*b* is constant over each 8 x 8 cell, random per cell."""
+    b, _, h, w = keys.shape
+    g = torch.Generator().manual_seed(seed)
+    ab = (torch.rand(b, 2, h, w, generator=g) * 120 - 60).repeat_interleave(8, 2).repeat_interleave(8, 3)
+    return torch.cat([torch.full((b, 1, 8 * h, 8 * w), 50.0), ab], dim=1)
+
+
+@pytest.fixture(scope="module")
+def net() -> ColorNet:
+    torch.manual_seed(0)
+    return perturb(ColorNet(MATCH), scale=0.05).eval()
+
+
+# ---- matching
+
+
+def test_keys_are_unit_vectors_centred_over_the_image():
+    keys = _keys(2, 8, 6, 10)
+    assert keys.shape == (2, 24, 6, 10)
+    assert torch.allclose(keys.norm(dim=1), torch.ones(2, 6, 10), atol=1e-5)
+
+
+def test_a_photo_matched_with_itself_takes_its_own_colours_everywhere():
+    keys = _keys(1, 16, 6, 8)
+    lab = _lab(keys)
+    ab, confidence = warp(keys, make_bank(keys, lab), temperature=0.01)
+    assert ab.shape == (1, 2, 6, 8) and confidence.shape == (1, 1, 6, 8)
+    assert torch.allclose(confidence, torch.ones_like(confidence), atol=1e-5)
+    assert torch.allclose(ab, lab[:, 1:, ::8, ::8], atol=0.5)
+
+
+def test_the_same_things_elsewhere_are_found_where_they_are():
+    keys = _keys(1, 16, 6, 8)
+    lab = _lab(keys)
+    moved = keys.flip(-1)  # the reference mirrored: every place is there, elsewhere
+    ab, _ = warp(keys, make_bank(moved, lab.flip(-1)), temperature=0.01)
+    assert torch.allclose(ab, lab[:, 1:, ::8, ::8], atol=0.5)
+
+
+def test_each_region_takes_the_best_matching_reference_and_weights_tilt_the_choice():
+    keys = _keys(1, 16, 4, 8)
+    lab = _lab(keys)
+    left, right = keys[..., :4], keys[..., 4:]  # two references, each holding half of the photo
+    a, b = make_bank(left, lab[..., :32]), make_bank(right, lab[..., 32:])
+    joined = Bank(torch.cat([a.keys, b.keys], 1), torch.cat([a.ab, b.ab], 1),
+                  torch.from_numpy(bank_weights([a.keys.shape[1], b.keys.shape[1]], None)))
+    ab, _ = warp(keys, joined, temperature=0.01)
+    assert torch.allclose(ab, lab[:, 1:, ::8, ::8], atol=0.5)
+    only_b = Bank(joined.keys, joined.ab, torch.from_numpy(bank_weights([a.keys.shape[1], b.keys.shape[1]], [0, 1])))
+    ab_b, _ = warp(keys, only_b, temperature=0.01)
+    assert torch.allclose(ab_b[..., 4:], lab[:, 1:, ::8, 32::8], atol=0.5)  # where B matches: B's colours
+    # where only A matches, A (weight 0) is never taken: its colours are not there
+    assert (ab_b[..., :4] - lab[:, 1:, ::8, :32:8]).norm(dim=1).min() > 1
+
+
+def test_bank_weights_are_log_weights_relative_to_the_mean():
+    w = bank_weights([2, 3], [3, 1])
+    assert w.shape == (1, 5)
+    assert np.allclose(w[0], [np.log(1.5)] * 2 + [np.log(0.5)] * 3)
+    assert np.allclose(bank_weights([4], None), 0)
+    with pytest.raises(ValueError, match="style_weights"):
+        bank_weights([2, 2], [1, -1])
+
+
+# ---- the network
+
+
+def test_config_needs_an_encoder_and_lab():
+    with pytest.raises(ValueError, match="correspondence"):
+        ModelConfig(correspondence=True)
+    with pytest.raises(ValueError, match="correspondence must be true or false"):
+        dataclasses.replace(MATCH, correspondence="yes")
+    with pytest.raises(ValueError, match="match_temperature"):
+        dataclasses.replace(MATCH, match_temperature=0)
+
+
+def test_grown_from_a_model_without_matching_it_computes_what_that_model_did():
+    torch.manual_seed(1)
+    before = perturb(ColorNet(dataclasses.replace(MATCH, correspondence=False)), scale=0.05).eval()
+    after = ColorNet(MATCH)
+    state, grown = init_state(before, after)
+    after.load_state_dict(state)
+    after.eval()
+    assert "blend" in grown
+    l, ref = torch.rand(2, 1, 64, 96) * 100, torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        style = before.encode_style(ref)
+        assert torch.equal(before(l, style), after(l, style, None, after.encode_reference(ref)))
+
+
+def test_the_warped_colours_steer_the_output_and_every_new_parameter_learns(net):
+    l, ref = torch.rand(2, 1, 64, 64) * 100, torch.rand(2, 3, 64, 64)
+    style = net.encode_style(ref)
+    bank = net.encode_reference(ref)
+    out = net(l, style, None, bank)
+    shifted = Bank(bank.keys, bank.ab + 40, bank.log_weight)
+    assert (net(l, style, None, shifted) - out).abs().mean() > 0.1
+    out.square().mean().backward()
+    assert net.blend.weight.grad.abs().sum() > 0
+    assert net.downs[0].blocks[0].convs[0].weight.grad[:, -3:].abs().sum() > 0
+
+
+def test_a_model_without_matching_refuses_a_bank():
+    plain = ColorNet(dataclasses.replace(MATCH, correspondence=False))
+    with pytest.raises(ValueError, match="correspondence"):
+        plain.encode_reference(torch.rand(1, 3, 64, 64))
+
+
+# ---- every path
+
+
+@pytest.fixture(scope="module")
+def colorizer(net) -> Colorizer:
+    return Colorizer(net, device="cpu")
+
+
+def test_colorizer_matches_references_blends_several_and_keeps_automatic(colorizer, coffee, gray_photo):
+    style = colorizer.encode_style(coffee)
+    assert style.bank is not None and style.bank.keys.shape[0] == 1
+    assert colorizer.encode_style(None).bank is None
+    assert colorizer.encode_style(coffee, strength=0).bank is None  # strength 0 is automatic
+    alone = np.asarray(colorizer.colorize(gray_photo, style=coffee))
+    again = np.asarray(colorizer.colorize(gray_photo, style=style))  # an encoded style is taken as it is
+    assert np.array_equal(alone, again)
+    palette = palette_image(["#d62828", "#003049"])
+    blended = colorizer.encode_style([coffee, palette], style_weights=[1, 0])
+    assert blended.bank.keys.shape[1] == style.bank.keys.shape[1]  # a weight-0 reference adds no place
+    assert np.array_equal(np.asarray(colorizer.colorize(gray_photo, style=[coffee, palette], style_weights=[1, 0])), alone)
+    assert np.array_equal(np.asarray(colorizer.colorize(gray_photo)), np.asarray(colorizer.colorize(gray_photo, style=None)))
+
+
+def test_hints_work_beside_a_matched_reference(colorizer, coffee, gray_photo):
+    plain = np.asarray(colorizer.colorize(gray_photo, style=coffee)).astype(int)
+    hinted = np.asarray(colorizer.colorize(gray_photo, style=coffee, hints=[(10, 10, "#ff0000", 8)])).astype(int)
+    assert np.abs(hinted - plain)[:20, :20].mean() > np.abs(hinted - plain)[-20:, -20:].mean()
+
+
+def test_onnx_export_matches_pytorch_with_a_reference(net, coffee, gray_photo, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from artcolor.export import check_export, export_model
+    from artcolor.onnx import OnnxColorizer
+
+    folder = export_model(net, tmp_path / "export")
+    checked = check_export(net, folder)
+    assert checked["color"] < 1e-2 and checked["style"] < 1e-2 and checked["psnr"] >= 45
+    onnx_side, torch_side = OnnxColorizer(folder), Colorizer(net, device="cpu")
+    for style in ([coffee, palette_image(["#2a9d8f"])], None):
+        a = np.asarray(torch_side.colorize(gray_photo, style=style, style_weights=[0.7, 0.3] if style else None), float)
+        b = np.asarray(onnx_side.colorize(gray_photo, style=style, style_weights=[0.7, 0.3] if style else None), float)
+        assert 10 * np.log10(255**2 / max(((a - b) ** 2).mean(), 1e-12)) >= 45
+
+
+def test_video_keeps_one_bank_for_the_clip(colorizer, coffee, gray_photo):
+    pytest.importorskip("cv2")
+    from artcolor.video import ClipColorizer
+
+    clip = ClipColorizer(colorizer, style=coffee, stabilize=False)
+    assert clip.style.bank is not None
+    y, _ = colorizer.prepare(gray_photo)  # luminance (H, W), as a decoded frame
+    ratios = clip.ratios([y, y])
+    assert torch.equal(ratios[0], ratios[1])
+    expected = np.asarray(colorizer.colorize(gray_photo, style=coffee))
+    from artcolor.pipeline import recombine
+
+    assert np.array_equal(np.asarray(recombine(y, ratios[0].numpy())), expected)
