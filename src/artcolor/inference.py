@@ -29,7 +29,8 @@ from .hub import push_folder, resolve_model, write_model_card
 from .image import DEFAULT_MAX_PIXELS, ImageLike, atomic_write, palette_image  # noqa: F401 (re-exported)
 from .model import ColorNet
 # the steps around the network, shared with the ONNX colouriser (and re-exported from here)
-from .pipeline import MAX_ASPECT, as_list, blend_codes, prepare, recombine, reference_input, resize_short_side, working_l, working_size  # noqa: F401
+from .pipeline import (MAX_ASPECT, as_list, blend_codes, prepare, recombine, reference_input,  # noqa: F401
+                       resize_short_side, working_l, working_size)
 
 BUNDLED = Path(__file__).parent / "weights" / "default"
 Backend = Literal["torch", "onnxruntime"]
