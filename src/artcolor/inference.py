@@ -90,6 +90,8 @@ class Colorizer:
         return cls(load_net(folder), **kwargs)
 
     def save(self, path: str | os.PathLike, dtype: torch.dtype = torch.float32) -> None:
+        """Write the model folder `path`: `config.json`, `model.safetensors` (weights as `dtype`) and a
+        model card `README.md`; `Colorizer.load(path)` reads it back."""
         save_net(self.net, path, dtype)
 
     def push_to_hub(self, repo_id: str, private: bool | None = None, token: str | None = None,
