@@ -61,7 +61,7 @@ def cli_rate(folder: Path, out: Path, workers: int, model_args: list[str]) -> fl
         main.main(args, standalone_mode=False)
     except SystemExit as e:
         if e.code:
-            raise SystemExit(f"artcolor colorize failed (exit {e.code}): {' '.join(args)}")
+            raise SystemExit(f"artcolor colorize failed (exit {e.code}): {' '.join(args)}") from None
     n = sum(1 for _ in out.rglob("*.jpg"))
     return n / (time.perf_counter() - start)
 

@@ -90,7 +90,8 @@ def main() -> None:
         (ta, ta_min), (tb, tb_min) = timings(a, args.repeats), timings(b, args.repeats)
         print(f"{name:32s} {ta:9.2f} /{ta_min:7.2f} ms {tb:13.2f} /{tb_min:7.2f} ms {ta / tb:8.2f}x")
     for label, s in (("palette", reference), ("automatic", None)):
-        print(f"PSNR torch vs onnxruntime, {label}: {_psnr(torch_side.colorize(photo, style=s), onnx_side.colorize(photo, style=s)):.1f} dB")
+        psnr = _psnr(torch_side.colorize(photo, style=s), onnx_side.colorize(photo, style=s))
+        print(f"PSNR torch vs onnxruntime, {label}: {psnr:.1f} dB")
 
 
 if __name__ == "__main__":

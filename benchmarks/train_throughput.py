@@ -53,7 +53,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch_size}, 128x128, fp32, median of {args.steps} steps")
+    print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch_size}, 128x128, fp32, "
+          f"median of {args.steps} steps")
     print(f"{'recipe':<10} {'params':>8} {'layout':<14} {'images/s':>9}")
     for name in ("default", "seed"):
         n = sum(p.numel() for p in ColorNet(preset_config(name).model).parameters())

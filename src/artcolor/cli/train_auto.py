@@ -16,12 +16,17 @@ from . import WEIGHTS_HELP, fail
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (cache, checkpoint, RUN/model).")
 @click.option("--epochs", default=12, show_default=True, type=click.IntRange(min=1))
 @click.option("--variants", default=2, show_default=True, type=click.IntRange(min=1), help="Random crops cached per photo.")
-@click.option("--temperature", default=None, type=click.FloatRange(0.01, 10.0), help="Annealed-mean temperature (default: the config's).")
-@click.option("--mix", default=None, type=click.FloatRange(0.0, 1.0), help="Share of the annealed mean in the output (default: the config's).")
-@click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Peak learning rate of the decoder.")
+@click.option("--temperature", default=None, type=click.FloatRange(0.01, 10.0),
+              help="Annealed-mean temperature (default: the config's).")
+@click.option("--mix", default=None, type=click.FloatRange(0.0, 1.0),
+              help="Share of the annealed mean in the output (default: the config's).")
+@click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Peak learning rate of the decoder.")
 @click.option("--tail", is_flag=True, help="Give the decoder its own copy of the encoder past stride 8, fine-tuned with it.")
-@click.option("--tail-lr", default=1e-4, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Peak learning rate of that copy.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seeds the cached crops and the batch order.")
+@click.option("--tail-lr", default=1e-4, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Peak learning rate of that copy.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Seeds the cached crops and the batch order.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out (its cache and checkpoint).")
 def command(weights, photos, out, epochs, variants, temperature, mix, lr, tail, tail_lr, seed, resume):
     """Cache the frozen encoder's features of --photos, train an automatic decoder on them, and write

@@ -97,7 +97,8 @@ def with_hints(m, photos: list, paintings: list, seed: int = 0, progress: bool =
             row[f"ciede2000_{n}"] = metrics.ciede2000(*(rgb_to_lab(to_tensor(x)) for x in (out, gt))).mean().item()
         for n in HINT_COUNTS:
             errors = hint_errors(ab[n], draws[i][:n])
-            row[f"hint_ab_error_{n}"], row[f"hint_within_{n}"] = float(np.mean(errors)), float(np.mean(np.array(errors) <= WITHIN))
+            row[f"hint_ab_error_{n}"] = float(np.mean(errors))
+            row[f"hint_within_{n}"] = float(np.mean(np.array(errors) <= WITHIN))
         segments = slic(gt, n_segments=N_SEGMENTS, compactness=10.0, start_label=0)
         row["region_ab_error"], row["region_ab_error_auto"], row["far_ab_change"] = spread(
             ab[1], ab[0], gt_ab, segments, draws[i][0])

@@ -158,7 +158,8 @@ class AutoDecoder(nn.Module):
         towards the hints where the photo looks like them; where a hint is, its own a*b*."""
         logits, ab = self.heads(features, l)
         if self.mix:
-            vivid = F.interpolate(annealed_mean(logits, self.temperature), size=ab.shape[-2:], mode="bilinear", align_corners=False)
+            vivid = F.interpolate(annealed_mean(logits, self.temperature), size=ab.shape[-2:], mode="bilinear",
+                                  align_corners=False)
             ab = ab + self.mix * (vivid - ab)
         ab = F.interpolate(ab, size=l.shape[-2:], mode="bilinear", align_corners=False)
         if hints is not None:

@@ -3,7 +3,8 @@
 The encoder does not learn here, so its features are computed once per crop and cached (`cache`);
 an epoch then costs only the decoder. A decoder with a tail (its own copy of the encoder past
 stride 8) fine-tunes that copy at `tail_lr` from the cached stride-8 features: on the held-out
-photos 3 such epochs gave +0.13 dB and more colour than 3 more epochs of the decoder alone. Each photo gives `variants` random crops (training's own
+photos 3 such epochs gave +0.13 dB and more colour than 3 more epochs of the decoder alone.
+Each photo gives `variants` random crops (training's own
 `random_crop`), and a batch is mirrored at random (the features with it: near enough for an
 augmentation). The photos that `artcolor train` holds out (`split_indices`, 2%, at most 64) are held
 out here too, so they measure the result.
@@ -133,7 +134,8 @@ def train(net: ColorNet, cached: Path, out: Path, cfg: AutoConfig, resume: bool 
     batch = min(cfg.batch_size, n)
     steps_per_epoch = n // batch
     total = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1, (s + 1) / 200) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1, (s + 1) / 200) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     epoch = 0
     if resume and (out / "auto.pt").is_file():
         state = torch.load(out / "auto.pt", weights_only=True)
@@ -142,7 +144,7 @@ def train(net: ColorNet, cached: Path, out: Path, cfg: AutoConfig, resume: bool 
         sched.load_state_dict(state["sched"])
         epoch = state["epoch"]
         log(f"resumed at epoch {epoch}")
-    for epoch in range(epoch, cfg.epochs):
+    for epoch in range(epoch, cfg.epochs):  # noqa: B020 (resumes from the saved epoch)
         g = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
         order = torch.randperm(n, generator=g)
         decoder.train()

@@ -19,7 +19,8 @@ from ..color import lab_to_rgb, rgb_to_lab
 from ..image import atomic_write
 from ..model.correspondence import Bank
 
-TRAIN_COLUMNS = ["loss", "huber_ab", "mse", "ssim", "palette", "auto_palette", "lpips", "feature", "hint", "grad_norm", "lr", "img_per_s", "skipped"]
+TRAIN_COLUMNS = ["loss", "huber_ab", "mse", "ssim", "palette", "auto_palette", "lpips", "feature", "hint", "grad_norm", "lr",
+                 "img_per_s", "skipped"]
 VAL_COLUMNS = ["val_loss", "val_psnr_auto", "val_psnr_self", "val_retrieval", "val_sensitivity", "val_style_std",
                "score"]
 COLUMNS = ["step"] + TRAIN_COLUMNS + VAL_COLUMNS

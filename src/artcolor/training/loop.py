@@ -227,7 +227,8 @@ def restore(run: Run, ckpt: dict) -> None:
         run.net.load_state_dict(ckpt["model"])
     except RuntimeError as e:  # other tensor names or shapes: say which, not a page of them
         last = str(e).strip().splitlines()[-1].strip()
-        raise TrainingError(f"{run.out / 'checkpoint.pt'}: does not fit the network of {run.out / 'config.yaml'} ({last})") from None
+        raise TrainingError(f"{run.out / 'checkpoint.pt'}: does not fit the network of {run.out / 'config.yaml'} "
+                            f"({last})") from None
     if run.ema is not None and ckpt.get("ema") is not None:
         run.ema.load_state_dict(ckpt["ema"])
     run.opt.load_state_dict(ckpt["optimizer"])

@@ -32,6 +32,7 @@ class VideoError(ImageError):
 
 
 def is_video(path: str | Path) -> bool:
+    """Whether `path` names a video by its suffix (one of `VIDEO_SUFFIXES`, any case); the file is not opened."""
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
