@@ -148,7 +148,7 @@ def test_reframed_reference_is_a_mirrored_crop_of_the_photo():
     out = reframe(rgb, seed=0, index=3)
     assert out.shape == (39, 62, 3)  # both sides x sqrt(0.6)
     found = [(y, x) for y in range(50 - 39 + 1) for x in range(80 - 62 + 1)
-             if np.array_equal(rgb[y:y + 39, x:x + 62, ::-1], out)]
+             if np.array_equal(rgb[y:y + 39, x:x + 62][:, ::-1], out)]
     assert len(found) == 1
     assert np.array_equal(reframe(rgb, 0, 3), out) and not np.array_equal(reframe(rgb, 0, 4), out)
 

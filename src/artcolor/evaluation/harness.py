@@ -137,7 +137,7 @@ def reframe(rgb: np.ndarray, seed: int, index: int, area: float = REFRAMED_AREA)
     ch, cw = max(1, round(h * area ** 0.5)), max(1, round(w * area ** 0.5))
     rng = np.random.default_rng([seed, index])
     y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    return np.ascontiguousarray(rgb[y:y + ch, x:x + cw, ::-1])
+    return np.ascontiguousarray(rgb[y:y + ch, x:x + cw][:, ::-1])
 
 
 def fidelity(m: Method, photos: list, mode: Literal["automatic", "self", "reframed"], seed: int = 0,
