@@ -193,3 +193,69 @@ def test_video_keeps_one_bank_for_the_clip(colorizer, coffee, gray_photo):
     from artcolor.pipeline import recombine
 
     assert np.array_equal(np.asarray(recombine(y, ratios[0].numpy())), expected)
+
+
+def test_cli_colourises_with_a_matching_model_as_the_api_does(net, coffee, gray_photo, tmp_path, run_cli):
+    Colorizer(net, device="cpu").save(tmp_path / "model")
+    gray_photo.save(tmp_path / "photo.png")
+    coffee.save(tmp_path / "reference.png")
+    code, _, err = run_cli("colorize", tmp_path / "photo.png", "-o", tmp_path / "out", "--style", tmp_path / "reference.png",
+                           "--weights", tmp_path / "model", "--device", "cpu")
+    assert code == 0, err
+    from PIL import Image
+
+    expected = Colorizer.load(tmp_path / "model", device="cpu").colorize(tmp_path / "photo.png", style=tmp_path / "reference.png")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "photo.png")), np.asarray(expected))
+
+
+# ---- the palette where nothing matches
+
+
+def test_palette_transfer_gives_the_reference_distribution_keeping_order():
+    from artcolor.model.correspondence import palette_transfer
+
+    g = torch.Generator().manual_seed(0)
+    ab = torch.randn(2, 2, 24, 32, generator=g) * 10
+    ref = torch.randn(1, 500, 2, generator=g) * torch.tensor([25.0, 8.0]) + torch.tensor([30.0, -20.0])
+    moved = palette_transfer(ab, Bank(torch.ones(1, 500, 4), ref, torch.zeros(1, 500)))
+    for image in moved.flatten(2):
+        assert torch.allclose(image.mean(1), ref[0].mean(0), atol=1.5)
+        assert torch.allclose(image.std(1), ref[0].std(0), rtol=0.1)
+    assert torch.corrcoef(torch.stack([ab[0, 0].flatten(), moved[0, 0].flatten()]))[0, 1] > 0.9
+    tilted = Bank(torch.ones(1, 500, 4), ref, torch.where(ref[..., 0] > 30, 0.0, -1e4))  # only the redder half counts
+    a = palette_transfer(ab, tilted)[:, 0].flatten()
+    assert a.mean() > 45 and a.quantile(0.05) > 25  # the redder half's mean is about 50
+
+
+def test_unmatched_places_and_an_empty_bank():
+    from artcolor.model.correspondence import unmatched
+
+    confidence = torch.tensor([0.0, 0.35, 1.0]).view(1, 1, 1, 3)
+    share = unmatched(confidence, Bank(torch.ones(1, 2, 4), torch.zeros(1, 2, 2), torch.zeros(1, 2)))
+    assert share[0, 0, 0, 0] > 0.99 and share[0, 0, 0, 1] == pytest.approx(0.5) and share[0, 0, 0, 2] < 0.01
+    assert unmatched(confidence, Bank(torch.zeros(1, 1, 4), torch.zeros(1, 1, 2), torch.zeros(1, 1))).abs().max() == 0
+
+
+def test_palette_transfer_moves_the_output_toward_a_palette_and_exports(net, gray_photo, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from artcolor.export import check_export, export_model
+    from artcolor.onnx import OnnxColorizer
+
+    moved_net = ColorNet(dataclasses.replace(MATCH, palette_transfer=1.0))
+    moved_net.load_state_dict(net.state_dict())
+    moved_net.eval()
+    # a reference with nothing like the photo (random keys: every match near 0) in reds and yellows
+    g = torch.Generator().manual_seed(0)
+    keys = torch.nn.functional.normalize(torch.randn(1, 40, 472, generator=g), dim=-1)
+    bank = Bank(keys, torch.tensor([[60.0, 40.0], [10.0, 70.0]]).repeat(1, 20, 1), torch.zeros(1, 40))
+    l, style = torch.rand(1, 1, 64, 64, generator=g) * 100, net.encode_style(torch.rand(1, 3, 64, 64, generator=g))
+    with torch.no_grad():
+        plain, moved = net(l, style, None, bank), moved_net(l, style, None, bank)
+    assert (moved.mean(dim=(2, 3)) - torch.tensor([35.0, 55.0])).norm() < 0.5 * (plain.mean(dim=(2, 3)) - torch.tensor([35.0, 55.0])).norm()
+    assert torch.equal(net(l), moved_net(l))  # automatic mode: untouched
+    folder = export_model(moved_net, tmp_path / "export")
+    assert check_export(moved_net, folder)["psnr"] >= 45
+    palette = palette_image(["#d62828", "#fcbf49"])
+    a = np.asarray(Colorizer(moved_net, device="cpu").colorize(gray_photo, style=palette), float)
+    b = np.asarray(OnnxColorizer(folder).colorize(gray_photo, style=palette), float)
+    assert 10 * np.log10(255**2 / max(((a - b) ** 2).mean(), 1e-12)) >= 45

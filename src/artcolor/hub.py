@@ -87,6 +87,10 @@ def encoder_credit(config: ModelConfig) -> str:
                   f" {config.auto_mix:g} with a regression")
         if config.auto_tail:
             lines += "; past stride 8 it reads its own copy of the encoder, fine-tuned for colour"
+    if config.correspondence:
+        lines += ("\n- matches its reference: each place of the photo finds where the reference (as gray) shows the"
+                  " same kind of thing by the encoder's features, and the reference's colours warped from there,"
+                  " with the match's confidence, enter the network (model/correspondence.py)")
     if config.hints:
         lines += "\n- takes colour hints: points or strokes whose a*b* the output follows around them"
         if config.auto_decoder:

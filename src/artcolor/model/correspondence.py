@@ -22,6 +22,7 @@ All of it is matmuls, a softmax and a max, so it exports to ONNX with the networ
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -69,3 +70,44 @@ def warp(keys: torch.Tensor, bank: Bank, temperature: float) -> tuple[torch.Tens
     ab = (attention @ bank.ab).transpose(1, 2).reshape(b, 2, h, w)
     confidence = similarity.amax(dim=-1).reshape(b, 1, h, w)
     return ab, confidence
+
+
+TRANSFER_ROUNDS = 3  # rounds of two orthogonal directions of the a*b* plane, each turned by pi / (2 * rounds)
+TRANSFER_LEVELS = 64  # quantiles of the reference kept per direction
+CONFIDENT, SPREAD = 0.35, 0.05  # a match this similar counts half; the gate turns over +-SPREAD around it
+
+
+def palette_transfer(ab: torch.Tensor, bank: Bank, rounds: int = TRANSFER_ROUNDS) -> torch.Tensor:
+    """Each image's a*b* (B, 2, H, W) moved onto the bank's distribution of a*b* (its places weighted
+    by their log-weights) by sliced optimal transport (Pitie et al. 2005): along each direction every
+    pixel takes the reference's quantile of its own rank. A global, monotone map: one object stays
+    one colour family, and the image takes the reference's palette."""
+    b, _, h, w = ab.shape
+    x = ab.flatten(2)  # (B, 2, P)
+    weight = bank.log_weight.softmax(dim=-1)  # (B', N)
+    levels = (torch.arange(TRANSFER_LEVELS, dtype=ab.dtype, device=ab.device) + 0.5) / TRANSFER_LEVELS
+    ranks = (torch.arange(h * w, dtype=ab.dtype, device=ab.device) + 0.5) / (h * w)  # (P,) in [0, 1]
+    pos = (ranks * TRANSFER_LEVELS - 0.5).clamp(0, TRANSFER_LEVELS - 1)  # the sorted pixels' place among the levels
+    low = pos.floor().long().clamp(max=TRANSFER_LEVELS - 2)
+    frac = pos - low
+    for r in range(rounds):
+        angle = torch.tensor(math.pi / 2 * r / rounds)
+        for d in (torch.stack([angle.cos(), angle.sin()]), torch.stack([-angle.sin(), angle.cos()])):
+            d = d.to(ab)
+            p = (x * d[None, :, None]).sum(dim=1)  # (B, P)
+            q, order = (bank.ab @ d).sort(dim=-1)  # (B', N)
+            cdf = weight.gather(-1, order).cumsum(dim=-1)
+            at = (cdf[:, None, :] < levels[None, :, None]).sum(dim=-1).clamp(max=q.shape[-1] - 1)  # (B', K)
+            quantiles = q.gather(-1, at)  # (B', K)
+            in_order = quantiles[:, low] * (1 - frac) + quantiles[:, low + 1] * frac  # (B', P): the k-th smallest's target
+            p_order = p.argsort(dim=-1)  # (B, P)
+            target = torch.empty_like(p).scatter(-1, p_order, in_order.expand(b, -1))
+            x = x + (target - p)[:, None, :] * d[None, :, None]
+    return x.view(b, 2, h, w)
+
+
+def unmatched(confidence: torch.Tensor, bank: Bank) -> torch.Tensor:
+    """How little each place matched (B, 1, H, W) in [0, 1]: 1 where nothing in the reference is like
+    it, 0 where it found its counterpart; 0 everywhere for an empty bank (no reference)."""
+    real = (bank.keys.abs().amax(dim=(1, 2)) > 0).to(confidence.dtype)[:, None, None, None]
+    return real * (1 - torch.sigmoid((confidence - CONFIDENT) / SPREAD))

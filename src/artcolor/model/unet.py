@@ -10,7 +10,7 @@ from ..color import lab_to_linear_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linea
 from ..config import ModelConfig
 from .adain import AdaIN
 from .auto import AutoDecoder
-from .correspondence import Bank, make_bank, match_keys, reference_lab, warp
+from .correspondence import Bank, make_bank, match_keys, palette_transfer, reference_lab, unmatched, warp
 from .efficientnet import TAPS, EfficientNetLite, EncoderTail
 from .palette import AB_SCALE, FEATURES, PaletteKeys, luminance_palette, palette_prior
 
@@ -241,7 +241,12 @@ class ColorNet(nn.Module):
             return out * AB_SCALE
         ab, confidence = matched
         gate = self.blend(torch.cat([x, confidence], dim=1))
-        return (out + gate * (ab - out)) * AB_SCALE
+        out = (out + gate * (ab - out)) * AB_SCALE
+        if not self.config.palette_transfer or reference is None:
+            return out
+        # where the photo found nothing like it in the reference, its colours move toward the reference's palette
+        share = self.config.palette_transfer * unmatched(confidence, reference)
+        return out + share * (palette_transfer(out, reference) - out)
 
     def match(self, l, encoded, reference: Bank | None) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The reference's a*b* (/ AB_SCALE) warped onto the photo and the confidence, both (B, ., H, W)
