@@ -52,7 +52,7 @@ def main() -> None:
         Image.fromarray(skimage.data.astronaut()).resize((args.size, args.size), Image.BICUBIC).save(photo, quality=90)
         for ref_name, reference in references.items():
             times = {name: [] for name in models}
-            for name, c in models.items():  # warm-up
+            for c in models.values():  # warm-up
                 once(c, photo, reference, Path(tmp) / "out.jpg")
             for _ in range(args.runs):
                 for name, c in models.items():
