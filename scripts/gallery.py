@@ -1,7 +1,9 @@
 """The README's gallery: free photos (scikit-image, matplotlib) coloured by several references.
 
 Each output is shown beside its reference's palette (k-means colours), never the reference itself,
-and the caption names the painting, so no image of the training or validation data enters the figure:
+and the caption names the painting, so no image of the training or validation data enters the figure.
+The second column's reference is the photo's own colour version mirrored and cropped to 60% of its
+area (a photo of the same scene taken otherwise: what matching the reference is for):
 
     python scripts/gallery.py --paintings ../shared/data/val/paintings [--weights DIR] [--out docs/gallery.jpg]
 """
@@ -29,13 +31,21 @@ PAINTINGS = {
 }
 PALETTE = ("palette #264653 #2a9d8f #e9c46a #f4a261 #e76f51", ["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51"])
 TILE, STRIP, CAPTION = 192, 14, 30
+SAME_SCENE = "the scene in colour, reframed"
 
 
-def free_photos() -> dict[str, Image.Image]:
+def free_photos() -> dict[str, np.ndarray]:
+    """The free photos in colour, (H, W, 3) uint8."""
     photos = {"astronaut": skimage.data.astronaut(), "coffee": skimage.data.coffee(), "chelsea": skimage.data.chelsea()}
     with cbook.get_sample_data("grace_hopper.jpg") as f:
         photos["grace_hopper"] = np.asarray(Image.open(f).convert("RGB"))
-    return {k: gray_image(luminance_plane(Image.fromarray(v))) for k, v in photos.items()}
+    return photos
+
+
+def same_scene(rgb: np.ndarray) -> Image.Image:
+    """The photo taken otherwise: mirrored, and cropped to 60% of its area (its top left)."""
+    h, w = rgb.shape[:2]
+    return Image.fromarray(np.ascontiguousarray(rgb[: round(h * 0.775), : round(w * 0.775)][:, ::-1]))
 
 
 def dominant_colours(im: Image.Image, k: int = 6, iters: int = 12) -> np.ndarray:
@@ -64,7 +74,7 @@ def main():
     args = ap.parse_args()
 
     colorizer = Colorizer.load(args.weights)
-    refs = [("automatic (no reference)", None)]
+    refs = [("automatic (no reference)", None), (SAME_SCENE, None)]
     for stem, caption in PAINTINGS.items():
         match = sorted(args.paintings.glob(f"*{stem}.*"))
         if not match:
@@ -72,7 +82,8 @@ def main():
         refs.append((caption, Image.open(match[0]).convert("RGB")))
     refs.append((PALETTE[0], palette_image(PALETTE[1])))
 
-    photos = free_photos()
+    colour = free_photos()
+    photos = {k: gray_image(luminance_plane(Image.fromarray(v))) for k, v in colour.items()}
     width, height = TILE * (len(refs) + 1), (TILE + STRIP + CAPTION) * len(photos)
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
@@ -81,6 +92,7 @@ def main():
         canvas.paste(tile(gray), (0, y0))
         draw.text((4, y0 + TILE + 3), f"input: {name} (gray)", fill="black")
         for c, (caption, ref) in enumerate(refs, start=1):
+            ref = same_scene(colour[name]) if caption == SAME_SCENE else ref
             out = colorizer.colorize(gray, style=ref)
             canvas.paste(tile(out), (c * TILE, y0))
             if ref is not None:
