@@ -19,6 +19,7 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import kernels
 from .srgb import LINEAR16_TO_SRGB8, SRGB8_TO_LINEAR, Y_WEIGHTS  # numpy only: this module needs no torch
 
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
@@ -156,7 +157,11 @@ def luminance_plane(im: Image.Image) -> np.ndarray:
         v = np.clip(v, 0, 1)
         return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
     if im.mode in ("L", "LA", "1") or (im.mode == "P" and _palette_is_gray(im)):
-        return SRGB8_TO_LINEAR[np.asarray(im.convert("L"))]
+        gray = np.asarray(im.convert("L"))
+        return kernels.lookup(gray, SRGB8_TO_LINEAR) if kernels.AVAILABLE else SRGB8_TO_LINEAR[gray]
+    if kernels.AVAILABLE:  # one compiled pass over the interleaved pixels, the same sums as below
+        return kernels.luminance_rgb(np.asarray(im if im.mode in ("RGB", "RGBA") else im.convert("RGB")),
+                                     _Y_LUTS, SRGB8_TO_LINEAR)
     bands = im.split()[:3] if im.mode in ("RGB", "RGBA") else im.convert("RGB").split()  # no full-size copy
     r, g, b = (np.asarray(band) for band in bands)
     if np.array_equal(r, g) and np.array_equal(g, b):  # a gray photo stored as RGB: exactly as gray

@@ -1,0 +1,151 @@
+"""The full-resolution passes as compiled loops (numba): luminance from sRGB, and recombination.
+
+Each is one pass over the pixels with nothing but registers between its steps, where the numpy
+versions (`srgb.encode_in_gamut`, `image.luminance_plane`) make a dozen passes through temporaries:
+at 4096 x 4096 recombination goes from about 36 ns a pixel to a few. The arithmetic is the numpy
+versions', in float32, step for step and in the same order (numba, without fastmath, neither fuses
+a multiply and an add nor reorders), so the outputs are bit-identical; tests/test_kernels.py holds
+them to it.
+
+The loops are single-threaded and release the GIL; `in_row_chunks` runs one over a few row chunks
+on a small thread pool, so a large photo uses every core, and several files in flight (the CLI's
+workers) each run theirs without numba's own threading layers (some abort when two threads launch
+parallel kernels at once). Compiled code is cached beside this file (or in numba's user cache
+where that is read-only), so a process compiles it once per installation, not once per run.
+
+Without numba (it is a dependency, but a platform may lack its wheels) `AVAILABLE` is False and
+callers keep their numpy paths.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+try:
+    from numba import njit
+except ImportError:  # pragma: no cover - exercised only where numba cannot be installed
+    AVAILABLE = False
+else:
+    AVAILABLE = os.environ.get("ARTCOLOR_NO_NUMBA", "") in ("", "0")
+
+MIN_CHUNK_ROWS = 64  # below this a thread's start-up costs more than the rows it would take
+_THREADS = max(1, min(8, os.cpu_count() or 1))
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _jit(fn):
+    return njit(cache=True, nogil=True, boundscheck=False)(fn) if AVAILABLE else fn
+
+
+@_jit
+def _recombine_rows(y, rows, step, top, fy, lut, out, start, stop):  # pragma: no cover - compiled
+    """Rows start..stop of the recombined image; see `recombine_into` for the arrays."""
+    zero, one = np.float32(0.0), np.float32(1.0)
+    eps, scale, half = np.float32(1e-12), np.float32(65535.0), np.float32(0.5)
+    width = y.shape[1]
+    ratio = np.empty((3, width), np.float32)  # one row's upsampled ratio
+    index = np.empty((3, width), np.uint16)  # its colours in 16-bit linear units
+    for i in range(start, stop):
+        # the vertical half of the bilinear upsampling (a loop the compiler vectorises)
+        t, f = top[i], fy[i]
+        for c in range(3):
+            r_c, s_c, u_c = rows[c, t], step[c, t], ratio[c]
+            for x in range(width):
+                u_c[x] = r_c[x] + s_c[x] * f
+        # the gamut mapping of srgb.encode_in_gamut, operation for operation (vectorised too)
+        y_i, r, g, b = y[i], ratio[0], ratio[1], ratio[2]
+        for x in range(width):
+            v = min(max(y_i[x], zero), one)
+            k = max(max(max(r[x], g[x]), b[x]) - one, eps)
+            k = min((one - v) / k, v)
+            offset = (v - k) * scale + half
+            k = k * scale
+            index[0, x] = np.uint16(min(max(r[x] * k + offset, zero), scale))
+            index[1, x] = np.uint16(min(max(g[x] * k + offset, zero), scale))
+            index[2, x] = np.uint16(min(max(b[x] * k + offset, zero), scale))
+        # the look-ups, written as RGBX: the layout of a Pillow image, which can then map it
+        o = out[i]
+        for x in range(width):
+            o[x, 0] = lut[index[0, x]]
+            o[x, 1] = lut[index[1, x]]
+            o[x, 2] = lut[index[2, x]]
+            o[x, 3] = 255
+
+
+@_jit
+def _luminance_rows(rgb, lut_r, lut_g, lut_b, out, start, stop):  # pragma: no cover - compiled
+    """Rows start..stop of Y = lut_r[r] + lut_g[g] + lut_b[b], summed in that order."""
+    for i in range(start, stop):
+        for x in range(rgb.shape[1]):
+            out[i, x] = lut_r[rgb[i, x, 0]] + lut_g[rgb[i, x, 1]] + lut_b[rgb[i, x, 2]]
+
+
+@_jit
+def _gray_rows(rgb, start, stop):  # pragma: no cover - compiled
+    """Whether r == g == b in every pixel of rows start..stop (stops at the first that is not)."""
+    for i in range(start, stop):
+        for x in range(rgb.shape[1]):
+            if rgb[i, x, 0] != rgb[i, x, 1] or rgb[i, x, 1] != rgb[i, x, 2]:
+                return False
+    return True
+
+
+@_jit
+def _lookup_rows(index, lut, out, start, stop):  # pragma: no cover - compiled
+    for i in range(start, stop):
+        for x in range(index.shape[1]):
+            out[i, x] = lut[index[i, x]]
+
+
+def in_row_chunks(kernel, height: int, *args) -> list:
+    """`kernel(*args, start, stop)` over rows 0..height in up to one chunk per core; their results."""
+    n = max(1, min(_THREADS, height // MIN_CHUNK_ROWS))
+    bounds = [height * j // n for j in range(n + 1)]
+    if n == 1:
+        return [kernel(*args, 0, height)]
+    futures = [_row_pool().submit(kernel, *args, bounds[j], bounds[j + 1]) for j in range(n)]
+    return [f.result() for f in futures]
+
+
+def _row_pool() -> ThreadPoolExecutor:
+    """The threads the chunks run on, created on first use: importing artcolor starts none."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="artcolor-rows")
+        return _pool
+
+
+def recombine_into(y: np.ndarray, rows: np.ndarray, step: np.ndarray, top: np.ndarray, fy: np.ndarray,
+                   lut: np.ndarray, out: np.ndarray) -> None:
+    """Luminance y (H, W) float32 x the ratio resized to W columns -> out (H, W, 4) uint8 sRGB + 255.
+
+    rows (3, h, W) float32: the ratio resized horizontally; step (3, h, W): row t + 1 minus row t;
+    top (H,) int64 and fy (H,) float32: each output row's source row and weight of the next; lut
+    (65536,) uint8: linear (16-bit) -> sRGB. Row i's ratio is rows[:, top[i]] + step[:, top[i]] * fy[i].
+    """
+    in_row_chunks(_recombine_rows, y.shape[0], y, rows, step, top, fy, lut, out)
+
+
+def luminance_rgb(rgb: np.ndarray, luts: list[np.ndarray], gray_lut: np.ndarray) -> np.ndarray:
+    """(H, W, 3 or 4) uint8 sRGB -> Y (H, W) float32: gray_lut[r] if every pixel is gray, else the
+    sum of the three channel tables (as `image.luminance_plane`)."""
+    h, w = rgb.shape[:2]
+    out = np.empty((h, w), np.float32)
+    if all(in_row_chunks(_gray_rows, h, rgb)):
+        in_row_chunks(_lookup_rows, h, rgb[:, :, 0], gray_lut, out)
+    else:
+        in_row_chunks(_luminance_rows, h, rgb, *luts, out)
+    return out
+
+
+def lookup(index: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """lut[index] for a 2-D uint8 index, on every core."""
+    out = np.empty(index.shape, lut.dtype)
+    in_row_chunks(_lookup_rows, index.shape[0], index, lut, out)
+    return out
