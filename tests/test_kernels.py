@@ -120,6 +120,17 @@ def test_a_single_coloured_pixel_makes_the_photo_colour():
     assert y_colour[-1, -1] > y_colour[-1, 0]
 
 
+@pytest.mark.parametrize("colour_row", [0, 37, 199])
+def test_luminance_in_strips_goes_back_over_gray_strips_once_colour_appears(colour_row, monkeypatch):
+    from artcolor.image import _Y_LUTS
+
+    rgb = np.repeat(np.random.default_rng(10).integers(0, 256, (200, 30, 1), dtype=np.uint8), 3, axis=2)
+    rgb[colour_row, 3] = (10, 200, 30)
+    im = Image.fromarray(rgb)
+    got = kernels.luminance_rgb(im, _Y_LUTS, srgb.SRGB8_TO_LINEAR, strip_pixels=30 * 16)  # 13 strips
+    assert np.array_equal(got, numpy_only(luminance_plane, im, monkeypatch=monkeypatch))
+
+
 def test_row_chunks_cover_every_row_once():
     seen = np.zeros(1000, np.int64)
 

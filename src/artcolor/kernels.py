@@ -132,15 +132,34 @@ def recombine_into(y: np.ndarray, rows: np.ndarray, step: np.ndarray, top: np.nd
     in_row_chunks(_recombine_rows, y.shape[0], y, rows, step, top, fy, lut, out)
 
 
-def luminance_rgb(rgb: np.ndarray, luts: list[np.ndarray], gray_lut: np.ndarray) -> np.ndarray:
-    """(H, W, 3 or 4) uint8 sRGB -> Y (H, W) float32: gray_lut[r] if every pixel is gray, else the
-    sum of the three channel tables (as `image.luminance_plane`)."""
-    h, w = rgb.shape[:2]
+def luminance_rgb(im, luts: list[np.ndarray], gray_lut: np.ndarray, strip_pixels: int = 1 << 20) -> np.ndarray:
+    """A PIL image in RGB or RGBA -> Y (H, W) float32: gray_lut[r] if every pixel is gray (r = g = b),
+    else the sum of the three channel tables, in that order (as `image.luminance_plane`).
+
+    The pixels are read a strip of about `strip_pixels` at a time: a whole-image array would be one
+    more copy of the photo (and `np.asarray` briefly holds two). Strips are taken as gray until one
+    is not; then the earlier ones are read again and summed, which a colour photo rarely needs
+    beyond its first strip.
+    """
+    w, h = im.size
     out = np.empty((h, w), np.float32)
-    if all(in_row_chunks(_gray_rows, h, rgb)):
-        in_row_chunks(_lookup_rows, h, rgb[:, :, 0], gray_lut, out)
-    else:
-        in_row_chunks(_luminance_rows, h, rgb, *luts, out)
+    rows = max(1, strip_pixels // w)
+    strip = lambda top: np.asarray(im.crop((0, top, w, min(h, top + rows))))  # noqa: E731
+
+    def add_tables(rgb, top):
+        in_row_chunks(_luminance_rows, len(rgb), rgb, *luts, out[top:top + len(rgb)])
+
+    colour = False
+    for top in range(0, h, rows):
+        rgb = strip(top)
+        if not colour and all(in_row_chunks(_gray_rows, len(rgb), rgb)):
+            in_row_chunks(_lookup_rows, len(rgb), rgb[:, :, 0], gray_lut, out[top:top + len(rgb)])
+            continue
+        if not colour:  # the photo is in colour after all: the strips above were read as gray
+            colour = True
+            for above in range(0, top, rows):
+                add_tables(strip(above), above)
+        add_tables(rgb, top)
     return out
 
 
