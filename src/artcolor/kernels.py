@@ -19,27 +19,46 @@ callers keep their numpy paths.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - exercised only where numba cannot be installed
-    AVAILABLE = False
-else:
-    AVAILABLE = os.environ.get("ARTCOLOR_NO_NUMBA", "") in ("", "0")
+# numba is imported and the loops compiled (or read from the cache) on first use, not at import:
+# `artcolor --help` and the app's start need neither
+AVAILABLE = importlib.util.find_spec("numba") is not None
 
 MIN_CHUNK_ROWS = 64  # below this a thread's start-up costs more than the rows it would take
 _THREADS = max(1, min(8, os.cpu_count() or 1))
 _pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+_lock = threading.Lock()
+_compiled: dict = {}
 
 
 def _jit(fn):
-    return njit(cache=True, nogil=True, boundscheck=False)(fn) if AVAILABLE else fn
+    """fn, compiled on its first call (njit: no Python objects; nogil: threads run it side by side)."""
+    def compiled(*args):
+        kernel = _compiled.get(fn)
+        if kernel is None:
+            with _lock:
+                if fn not in _compiled:
+                    _compiled[fn] = _compile(fn)
+                kernel = _compiled[fn]
+        return kernel(*args)
+
+    compiled.__name__, compiled.__doc__, compiled.py_func = fn.__name__, fn.__doc__, fn
+    return compiled
+
+
+def _compile(fn):
+    from numba import njit
+
+    try:
+        return njit(cache=True, nogil=True, boundscheck=False)(fn)
+    except RuntimeError:  # no writable cache folder anywhere: compile in every process instead
+        return njit(nogil=True, boundscheck=False)(fn)
 
 
 @_jit
@@ -115,7 +134,7 @@ def in_row_chunks(kernel, height: int, *args) -> list:
 def _row_pool() -> ThreadPoolExecutor:
     """The threads the chunks run on, created on first use: importing artcolor starts none."""
     global _pool
-    with _pool_lock:
+    with _lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="artcolor-rows")
         return _pool
