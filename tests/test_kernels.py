@@ -88,6 +88,22 @@ def test_recombined_image_is_the_same_where_pillow_cannot_map_rgb(monkeypatch):
     assert copied.mode == "RGB" and np.array_equal(np.asarray(copied), np.asarray(mapped))
 
 
+def test_working_l_is_the_same_where_pillow_cannot_map_f(monkeypatch):
+    from artcolor.pipeline import working_l
+
+    from artcolor.pipeline import _image_over
+
+    y = luminances(300, 200, seed=11)
+    assert _image_over(y, "F").readonly  # mapped, not copied
+    mapped = working_l(y, (48, 32))
+
+    def refuse(*args):
+        raise ValueError("unknown raw mode")
+
+    monkeypatch.setattr(Image.core, "map_buffer", refuse)
+    assert np.array_equal(working_l(y, (48, 32)), mapped)
+
+
 @pytest.mark.parametrize("kind", ["RGB", "RGBA", "gray RGB", "L", "LA", "P", "CMYK"])
 def test_luminance_compiled_equals_numpy(kind, monkeypatch):
     rng = np.random.default_rng(7)
