@@ -72,7 +72,7 @@ def main() -> None:
     l = torch.rand(4, 1, 128, 160, generator=torch.Generator().manual_seed(0)) * 100
     print(f"colour network, bundled model, 128x160, {a.threads} thread(s), torch {torch.__version__}, CPU ms per "
           f"image (median of {a.reps}); load average {os.getloadavg()[0]:.2f}\n")
-    print(f"| backend | style | batch 1 | batch 4 | PSNR vs torch float32 |\n| --- | --- | ---: | ---: | ---: |")
+    print("| backend | style | batch 1 | batch 4 | PSNR vs torch float32 |\n| --- | --- | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
         found = runners(colorizer, a.threads, Path(tmp))
         for style_name, style in styles.items():

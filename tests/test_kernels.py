@@ -89,9 +89,7 @@ def test_recombined_image_is_the_same_where_pillow_cannot_map_rgb(monkeypatch):
 
 
 def test_working_l_is_the_same_where_pillow_cannot_map_f(monkeypatch):
-    from artcolor.pipeline import working_l
-
-    from artcolor.pipeline import _image_over
+    from artcolor.pipeline import _image_over, working_l
 
     y = luminances(300, 200, seed=11)
     assert _image_over(y, "F").readonly  # mapped, not copied
