@@ -8,6 +8,8 @@ on the same inputs and compares them exactly.
 from __future__ import annotations
 
 import gc
+import os
+import time
 
 import numpy as np
 import pytest
@@ -143,6 +145,28 @@ def test_luminance_in_strips_goes_back_over_gray_strips_once_colour_appears(colo
     im = Image.fromarray(rgb)
     got = kernels.luminance_rgb(im, _Y_LUTS, srgb.SRGB8_TO_LINEAR, strip_pixels=30 * 16)  # 13 strips
     assert np.array_equal(got, numpy_only(luminance_plane, im, monkeypatch=monkeypatch))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_gets_threads_of_its_own():
+    """A DataLoader worker forked after the parent used the pool must not wait on the parent's threads."""
+    big = np.full((512, 64, 3), 7, np.uint8)
+    luminance_plane(Image.fromarray(big))  # the parent's pool now exists
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the chunks ran
+        try:
+            os._exit(0 if luminance_plane(Image.fromarray(big)).shape == (512, 64) else 1)
+        finally:
+            os._exit(2)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    pytest.fail("the forked child hung on the parent's row threads")
 
 
 def test_row_chunks_cover_every_row_once():

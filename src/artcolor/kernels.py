@@ -131,6 +131,16 @@ def in_row_chunks(kernel, height: int, *args) -> list:
     return [f.result() for f in futures]
 
 
+def _forget_pool() -> None:
+    """In a forked child (a DataLoader worker), whose copy of the pool has no threads behind it."""
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _row_pool() -> ThreadPoolExecutor:
     """The threads the chunks run on, created on first use: importing artcolor starts none."""
     global _pool
