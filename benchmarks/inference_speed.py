@@ -208,7 +208,7 @@ def main() -> None:
                   f"{'':>9} {'':>10} {'':>9} {'':>7} {floor['peak_rss_mb']:>6.0f} MB {'':>7}")
             for kind, model in models:
                 for mode in a.modes:
-                    for version, src in versions:
+                    for _version, src in versions:
                         args = common + ["--kind", kind, "--model", model, "--mode", mode]
                         r = spawn(args, src)
                         name = f"{Path(model).name if model else 'bundled'} {mode}" + (" (before)" if src else "")
