@@ -1,16 +1,21 @@
 """End-to-end inference speed and peak memory, as the CLI does it: decode a JPEG from disk,
-colourise it, encode a JPEG to disk.
+colourise it, encode a JPEG to disk; beside Pillow decoding and re-encoding the same file.
 
-    python benchmarks/inference_speed.py                         # presets default and seed, untrained
-    python benchmarks/inference_speed.py --weights runs/x/model   # a trained model folder
-    python benchmarks/inference_speed.py --sizes 1024 --runs 3 --threads 2
+    python benchmarks/inference_speed.py                         # the bundled model, auto and palette
+    python benchmarks/inference_speed.py --presets default seed   # untrained presets
+    python benchmarks/inference_speed.py --sizes 1024 --runs 3 --threads 2 --modes palette
+    python benchmarks/inference_speed.py --before /path/to/old/src   # old code's rows in the same run
+
+`--before SRC` runs every row a second time with another copy of artcolor first on the import path
+(an older checkout's `src` folder), so before/after ratios come from one run on one machine load.
 
 The photos are scikit-image's astronaut upscaled to N x N and saved as JPEG in a temp folder.
 Every (model, size) runs in a fresh subprocess, so its peak RSS (VmHWM) is that size's alone;
 the figure includes the interpreter, torch and the model (the `start` column). Times are medians
 of --runs runs after one warm-up, in wall-clock and in CPU seconds. Pillow alone (decode + re-encode
 the same file) gives the floor.
-Issue 2's targets on a 2-core CPU: 1024^2 <= 0.5 s, 4096^2 <= 2.0 s, peak memory <= 1.5 GB.
+Targets on a 2-core CPU (issue 25): 1024^2 within 5x of Pillow; 4096^2 <= 0.5 s and within 4x of
+Pillow; peak memory at 4096^2 no higher than before (0.73 GB).
 
 On a machine where something else keeps the cores busy (a training run), OpenMP's spinning threads
 make torch's small ops very slow (the 128^2 network went from 0.05 s to 1.4 s); run with --threads 1
@@ -31,6 +36,7 @@ import time
 from pathlib import Path
 
 JPEG_QUALITY = 90
+PALETTE = "#264653,#2a9d8f,#e9c46a,#f4a261,#e76f51"  # the `palette` mode's reference: five colours
 
 
 def peak_rss_mb() -> float:
@@ -87,20 +93,21 @@ def pillow_worker(photo: Path, out: Path, runs: int) -> dict:
 
 
 def colorize_worker(photo: Path, out: Path, runs: int, preset: str | None, weights: str | None,
-                    threads: int | None, backend: str) -> dict:
+                    threads: int | None, backend: str, mode: str) -> dict:
     import torch
 
-    from artcolor import Colorizer
+    from artcolor import Colorizer, palette_image
     from artcolor.image import save_atomic
     from artcolor.inference import recombine, working_size
 
     if threads:
         torch.set_num_threads(threads)
-    if weights:
-        colorizer = Colorizer.load(weights, device="cpu", backend=backend)
-    else:
+    if preset:
         colorizer = Colorizer.from_preset(preset, device="cpu", backend=backend)
-    style = colorizer.encode_style(None)  # once per run of the CLI, as `artcolor colorize` does
+    else:  # a folder, or "" for the bundled model
+        colorizer = Colorizer.load(weights or None, device="cpu", backend=backend)
+    # once per run of the CLI, as `artcolor colorize` does
+    style = colorizer.encode_style(palette_image(PALETTE.split(",")) if mode == "palette" else None)
     start_rss = peak_rss_mb()
 
     def once():
@@ -114,24 +121,29 @@ def colorize_worker(photo: Path, out: Path, runs: int, preset: str | None, weigh
         return t1 - t0, t2 - t1, t3 - t2
 
     times, cpu, stages = timed(once, runs)
+    peak = peak_rss_mb()  # colourising files; recombine alone below keeps a few outputs alive
     # recombine alone, with a ratio at the network's working size
     y = colorizer.prepare(photo)[0]
     h, w = working_size(*y.shape, colorizer.size, colorizer.config.multiple)
     ratio = torch.ones(3, h, w) + 0.1 * torch.rand(3, h, w)
-    recombine_times, _, _ = timed(lambda: recombine(y, ratio), runs)
+    recombine_times, _, _ = timed(lambda: recombine(y, ratio) and None, runs)
     med = lambda i: statistics.median(s[i] for s in stages)  # noqa: E731
     return {
         "median_s": statistics.median(times), "min_s": min(times), "cpu_s": statistics.median(cpu),
         "prepare_s": med(0), "colorize_s": med(1), "save_s": med(2),
         "recombine_s": statistics.median(recombine_times),
-        "start_rss_mb": start_rss, "peak_rss_mb": peak_rss_mb(),
+        "start_rss_mb": start_rss, "peak_rss_mb": peak,
         "threads": torch.get_num_threads(), "working": f"{w}x{h}",
     }
 
 
-def spawn(args: list[str]) -> dict:
+def spawn(args: list[str], src: str | None = None) -> dict:
+    """One worker in a fresh process; `src`: an artcolor source folder to import instead of this one's."""
     cmd = [sys.executable, __file__, "--worker", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise SystemExit(f"worker failed: {' '.join(cmd)}\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -143,15 +155,19 @@ def spawn(args: list[str]) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096])
-    p.add_argument("--presets", nargs="+", default=["default", "seed"])
-    p.add_argument("--weights", nargs="+", default=[], help="model folders (replace --presets)")
+    p.add_argument("--presets", nargs="+", default=[], help="untrained presets instead of the bundled model")
+    p.add_argument("--weights", nargs="+", default=[], help="model folders (default: the bundled model)")
+    p.add_argument("--modes", nargs="+", default=["auto", "palette"], choices=["auto", "palette"],
+                   help="automatic, or a five-colour palette as the reference")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"])
+    p.add_argument("--before", default=None, metavar="SRC", help="another artcolor source folder to compare with")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--photo", help=argparse.SUPPRESS)
     p.add_argument("--kind", help=argparse.SUPPRESS)
     p.add_argument("--model", help=argparse.SUPPRESS)
+    p.add_argument("--mode", help=argparse.SUPPRESS)
     a = p.parse_args()
 
     if a.worker:
@@ -162,13 +178,14 @@ def main() -> None:
         else:
             weights = a.model if a.kind == "weights" else None
             preset = a.model if a.kind == "preset" else None
-            result = colorize_worker(photo, out, a.runs, preset, weights, a.threads, a.backend)
+            result = colorize_worker(photo, out, a.runs, preset, weights, a.threads, a.backend, a.mode)
         print(json.dumps(result))
         return
 
     import torch
 
-    models = [("weights", w) for w in a.weights] or [("preset", name) for name in a.presets]
+    models = ([("preset", name) for name in a.presets] + [("weights", w) for w in a.weights]) or [("weights", "")]
+    versions = [("now", None)] + ([("before", a.before)] if a.before else [])
     print(f"artcolor inference: {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} "
           f"threads by default{'' if a.threads is None else f', using {a.threads}'}), backend {a.backend}, "
           f"median of {a.runs} runs after a warm-up")
@@ -176,8 +193,8 @@ def main() -> None:
         print(f"load average before the run: {os.getloadavg()[0]:.2f} (more than 0.5 and the figures are contended); "
               f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
     print()
-    header = (f"{'model':<10} {'photo':>9} {'end-to-end':>10} {'min':>7} {'cpu':>7} {'decode+Y':>9} "
-              f"{'net+recomb':>10} {'recombine':>9} {'encode':>7} {'peak RSS':>9} {'start':>7}  working")
+    header = (f"{'model':<26} {'photo':>6} {'end-to-end':>10} {'x Pillow':>8} {'cpu':>7} {'decode+Y':>9} "
+              f"{'net+recomb':>10} {'recombine':>9} {'encode':>7} {'peak RSS':>9} {'start':>7}")
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory(prefix="artcolor-bench-") as tmp:
@@ -186,19 +203,24 @@ def main() -> None:
             common = ["--photo", str(photo), "--runs", str(a.runs), "--backend", a.backend]
             if a.threads:
                 common += ["--threads", str(a.threads)]
-            r = spawn(common + ["--kind", "pillow"])
-            print(f"{'Pillow':<10} {f'{size}^2':>9} {r['median_s']:>9.3f}s {r['min_s']:>6.3f}s {r['cpu_s']:>6.3f}s "
-                  f"{'':>9} {'':>10} {'':>9} {'':>7} {r['peak_rss_mb']:>6.0f} MB {'':>7}  (decode + re-encode only)")
+            floor = spawn(common + ["--kind", "pillow"])
+            print(f"{'Pillow':<26} {size:>6} {floor['median_s']:>9.3f}s {1:>7.1f}x {floor['cpu_s']:>6.3f}s "
+                  f"{'':>9} {'':>10} {'':>9} {'':>7} {floor['peak_rss_mb']:>6.0f} MB {'':>7}")
             for kind, model in models:
-                r = spawn(common + ["--kind", kind, "--model", model])
-                name = Path(model).name if kind == "weights" else model
-                print(f"{name:<10} {f'{size}^2':>9} {r['median_s']:>9.3f}s {r['min_s']:>6.3f}s {r['cpu_s']:>6.3f}s "
-                      f"{r['prepare_s']:>8.3f}s {r['colorize_s']:>9.3f}s {r['recombine_s']:>8.3f}s "
-                      f"{r['save_s']:>6.3f}s {r['peak_rss_mb']:>6.0f} MB {r['start_rss_mb']:>4.0f} MB  {r['working']}")
-    print("\nend-to-end, min: wall-clock seconds per photo; cpu: CPU seconds of all threads (on a busy machine,")
-    print("cpu with --threads 1 is a fair estimate of the idle wall-clock time); peak RSS includes `start`,")
-    print("the interpreter, torch and the model. Targets (2-core CPU): 1024^2 <= 0.5 s, 4096^2 <= 2.0 s,")
-    print("peak memory <= 1.5 GB.")
+                for mode in a.modes:
+                    for _version, src in versions:
+                        args = common + ["--kind", kind, "--model", model, "--mode", mode]
+                        r = spawn(args, src)
+                        name = f"{Path(model).name if model else 'bundled'} {mode}" + (" (before)" if src else "")
+                        print(f"{name:<26} {size:>6} {r['median_s']:>9.3f}s {r['median_s'] / floor['median_s']:>7.1f}x "
+                              f"{r['cpu_s']:>6.3f}s {r['prepare_s']:>8.3f}s {r['colorize_s']:>9.3f}s "
+                              f"{r['recombine_s']:>8.3f}s {r['save_s']:>6.3f}s {r['peak_rss_mb']:>6.0f} MB "
+                              f"{r['start_rss_mb']:>4.0f} MB", flush=True)
+    print("\nend-to-end: median wall-clock seconds per photo (decode, colourise, encode); x Pillow: that over")
+    print("Pillow's decode + re-encode of the same file; cpu: CPU seconds of all threads; peak RSS includes")
+    print("`start` (the interpreter, torch, numba and the model). Photos are N x N, worked at 128 px.")
+    print("Targets (2-core CPU, issue 25): 1024 within 5x of Pillow; 4096 <= 0.5 s and within 4x of Pillow;")
+    print("peak RSS at 4096 no higher than before (0.73 GB).")
 
 
 if __name__ == "__main__":

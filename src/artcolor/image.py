@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from . import kernels
 from .srgb import LINEAR16_TO_SRGB8, SRGB8_TO_LINEAR, Y_WEIGHTS  # numpy only: this module needs no torch
 
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
@@ -67,8 +68,7 @@ def _open_path(path: Path, max_pixels: int | None) -> Image.Image:
                 raise ImageError(f"{path}: {im.width}x{im.height} is larger than the limit of {max_pixels} pixels")
             im.seek(0)
             im.load()
-            im = ImageOps.exif_transpose(im)  # a new image, free of the file
-        return im
+            return _detached(im)
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -78,6 +78,15 @@ def _open_path(path: Path, max_pixels: int | None) -> Image.Image:
         raise ImageError(f"{path}: larger than the limit of {max_pixels} pixels (refused before decoding)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(f"{path}: cannot decode image ({e})") from None
+
+
+def _detached(im: Image.Image) -> Image.Image:
+    """A loaded image from a file -> one free of the file (closing that one voids its pixels), EXIF
+    orientation applied. Upright photos keep their decoded pixels: a copy would cost one more image
+    of memory (64 MB at 4096 x 4096) and the time to write it."""
+    if im.getexif().get(ExifTags.Base.Orientation, 1) not in range(2, 9):  # the ones exif_transpose turns
+        return im._new(im.im)  # a new Image object over the same pixels
+    return ImageOps.exif_transpose(im)
 
 
 _PILLOW_LIMIT = threading.Lock()
@@ -156,7 +165,10 @@ def luminance_plane(im: Image.Image) -> np.ndarray:
         v = np.clip(v, 0, 1)
         return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
     if im.mode in ("L", "LA", "1") or (im.mode == "P" and _palette_is_gray(im)):
-        return SRGB8_TO_LINEAR[np.asarray(im.convert("L"))]
+        gray = np.asarray(im.convert("L"))
+        return kernels.lookup(gray, SRGB8_TO_LINEAR) if kernels.AVAILABLE else SRGB8_TO_LINEAR[gray]
+    if kernels.AVAILABLE:  # one compiled pass over the interleaved pixels, the same sums as below
+        return kernels.luminance_rgb(im if im.mode in ("RGB", "RGBA") else im.convert("RGB"), _Y_LUTS, SRGB8_TO_LINEAR)
     bands = im.split()[:3] if im.mode in ("RGB", "RGBA") else im.convert("RGB").split()  # no full-size copy
     r, g, b = (np.asarray(band) for band in bands)
     if np.array_equal(r, g) and np.array_equal(g, b):  # a gray photo stored as RGB: exactly as gray

@@ -1,4 +1,4 @@
-"""The steps of colourisation around the network, in numpy and Pillow alone.
+"""The steps of colourisation around the network, in numpy and Pillow (and numba's compiled loops).
 
 Both colourisers call these: `Colorizer` (PyTorch) and `onnx.OnnxColorizer` (ONNX Runtime, no
 torch), so what differs between them is the network's arithmetic and nothing else:
@@ -16,12 +16,13 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image
 
+from . import kernels
 from .checks import MAX_STRENGTH, PredictionError, blend_weights, finite_number
 from .image import ImageLike, alpha_of, luminance_plane, open_image, rgb_array
-from .srgb import encode_in_gamut, l_from_y
+from .srgb import LINEAR16_TO_SRGB8, encode_in_gamut, l_from_y
 
 MAX_ASPECT = 8  # the working image's long side is at most this many times its short side
-STRIP_ROWS = 64  # recombine works on this many full-resolution rows at a time: they stay in cache
+STRIP_ROWS = 64  # recombine's numpy path works on this many full-resolution rows at a time: they stay in cache
 
 
 def working_size(height: int, width: int, size: int, multiple: int) -> tuple[int, int]:
@@ -79,7 +80,7 @@ def bank_weights(sizes: Sequence[int], weights: Sequence[float] | None) -> np.nd
 
 def working_l(y: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Luminance Y (H, W) -> L* (1, 1, h, w) float32 at the working size `shape` = (h, w)."""
-    y_small = np.asarray(Image.fromarray(y, "F").resize(shape[::-1], Image.BILINEAR, reducing_gap=2.0))
+    y_small = np.asarray(_image_over(y, "F").resize(shape[::-1], Image.BILINEAR, reducing_gap=2.0))
     return l_from_y(np.clip(y_small, 0, 1))[None, None]
 
 
@@ -132,17 +133,57 @@ def recombine(y: np.ndarray, ratio: np.ndarray, alpha: Image.Image | None = None
 
     The ratio is upsampled bilinearly (as torch's `F.interpolate(..., align_corners=False)`); colours
     it takes out of gamut are brought toward gray at their own luminance (`srgb.encode_in_gamut`),
-    so the output's luminance is y wherever the prediction goes.
+    so the output's luminance is y wherever the prediction goes. One compiled pass over the pixels
+    (`kernels.recombine_into`) where numba is installed, else numpy strips: the same bytes.
     """
     h, w = y.shape
     ratio = np.asarray(ratio, dtype=np.float32)
-    # separable: the horizontal pass at the ratio's height here (small), the vertical one per strip
-    # of rows below, so every full-width temporary is a strip, not an image
-    left, right, fx = bilinear_taps(ratio.shape[2], w)
-    rows = ratio[:, :, left]
-    rows += (ratio[:, :, right] - rows) * fx  # (3, h, W)
-    step = np.diff(rows, axis=1, append=rows[:, -1:])  # row i + 1 minus row i; zero after the last
+    # separable: the horizontal pass at the ratio's height here (small), the vertical one per row
+    rows, step = _horizontal_pass(ratio, w)
     top, _, fy = bilinear_taps(ratio.shape[1], h)
+    if not kernels.AVAILABLE:
+        return _recombine_strips(y, rows, step, top, fy, alpha)
+    # RGBX is a Pillow image's own layout, so the image maps this array instead of copying it
+    rgbx = np.empty((h, w, 4), np.uint8)
+    kernels.recombine_into(np.ascontiguousarray(y, np.float32), rows, step, top, fy, LINEAR16_TO_SRGB8, rgbx)
+    if alpha is not None:
+        rgbx[:, :, 3] = np.asarray(alpha)
+        return Image.frombuffer("RGBA", (w, h), rgbx, "raw", "RGBA", 0, 1)
+    return _image_over(rgbx, "RGB")
+
+
+def _image_over(array: np.ndarray, mode: str) -> Image.Image:
+    """A Pillow image over an array, without copying it: "RGB" over (H, W, 4) uint8 (Pillow keeps RGB
+    as 4 bytes a pixel), "F" over (H, W) float32. A copy costs 3 ns a pixel for RGB, and for F, which
+    Pillow unpacks value by value, 44 ms at 4096 x 4096, ten times the resize that follows.
+
+    Pillow's public `frombuffer` maps only a few modes (not RGB, not F); this does what it does,
+    naming the mode. The image keeps the array alive and is read-only: Pillow copies it before any
+    change.
+    """
+    array = np.ascontiguousarray(array, np.uint8 if mode == "RGB" else np.float32)
+    h, w = array.shape[:2]
+    try:
+        im = Image.new(mode, (0, 0))._new(Image.core.map_buffer(array, (w, h), "raw", 0, (mode, 0, 1)))
+    except (AttributeError, TypeError, ValueError):  # a Pillow without this route: one copy
+        return Image.fromarray(array[:, :, :3] if mode == "RGB" else array, mode)
+    im.readonly = 1
+    return im
+
+
+def _horizontal_pass(ratio: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ratio (3, h, w) resized to `width` columns, rows (3, h, width), and step: row t + 1 minus
+    row t (zero after the last), both C-contiguous (a fancy index alone leaves them strided)."""
+    left, right, fx = bilinear_taps(ratio.shape[2], width)
+    rows = np.ascontiguousarray(ratio[:, :, left])
+    rows += (ratio[:, :, right] - rows) * fx  # (3, h, W)
+    return rows, np.diff(rows, axis=1, append=rows[:, -1:])
+
+
+def _recombine_strips(y: np.ndarray, rows: np.ndarray, step: np.ndarray, top: np.ndarray, fy: np.ndarray,
+                      alpha: Image.Image | None) -> Image.Image:
+    """`recombine` in numpy, STRIP_ROWS rows at a time, so every full-width temporary is a strip."""
+    h, w = y.shape
     bands = np.empty((3, h, w), np.uint8)
     up = np.empty((3, min(STRIP_ROWS, h), w), np.float32)
     for start in range(0, h, STRIP_ROWS):

@@ -34,7 +34,8 @@ COMPOSITIONS = ("transfer", "match")  # baselines built on a model's parts (eval
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--mode", "mode", default="standard", show_default=True, type=click.Choice(list(MODE_SETS)),
               help="standard: automatic, self-reference, reframed self-reference and paintings; hints: colour hints "
-                   "sampled from the ground truth (a model with hint inputs); reframed: that mode alone; reference: every mode with a reference; all: every mode.")
+                   "sampled from the ground truth (a model with hint inputs); reframed: that mode alone; "
+                   "reference: every mode with a reference; all: every mode.")
 @click.option("--table", is_flag=True, help="Instead: print one table of the results.json files given as arguments.")
 def command(tables, photos, paintings, weights, preset, method, k, n_photos, size, name, out, device, mode, table):
     """Evaluate automatic, self-reference and painting-reference colourisation; print a Markdown table.
