@@ -99,10 +99,14 @@ def _listing(item: str, out_fs, out_root: str, options: dict) -> list[tuple[str,
 
 def read_bytes(url: str, storage_options: dict | None = None) -> bytes:
     """The whole file at `url` (an image is decoded from memory: one file's bytes at a time per worker)."""
-    import fsspec
+    from fsspec.core import url_to_fs
+    from fsspec.implementations.local import LocalFileSystem
 
-    with fsspec.open(url, "rb", **(storage_options or {})) as f:
-        return f.read()
+    fs, path = url_to_fs(url, **(storage_options or {}))
+    if isinstance(fs, LocalFileSystem):  # read as a stream: fsspec's local files also seek
+        with open(path, "rb") as f:
+            return f.read()
+    return fs.cat_file(path)  # one request on an object store
 
 
 def save_image(im: Image.Image, url: str, storage_options: dict | None = None) -> None:
