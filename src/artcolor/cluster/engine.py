@@ -23,7 +23,7 @@ from ..image import DEFAULT_MAX_PIXELS, ImageLike
 from .files import FileJob, plan, write_manifest
 from .worker import ColorizeFiles, WorkerSettings
 
-RAY_FLOOR = (2, 60)  # the oldest Ray the tests ran on
+RAY_FLOOR = (2, 58)  # the oldest Ray the tests ran on
 INSTALL = "pip install 'artcolor[ray]'"
 DIED = "its worker died on every retry ({error}); the file is left for the next run"
 
@@ -31,7 +31,9 @@ DIED = "its worker died on every retry ({error}); the file is left for the next 
 @dataclass
 class RayRun:
     """What a run did: files written, failed, skipped (existing outputs), the manifest's location,
-    and its seconds spent starting or joining Ray apart from those spent colourising."""
+    its seconds starting or joining Ray, then colourising (`run_s`), and the seconds into the run when
+    the workers finished their first and last file (`first_s`: the workers started, loaded the model
+    and did one file; `(done - 1) / (last_s - first_s)` is the rate once running)."""
 
     done: int
     failed: int
@@ -39,6 +41,8 @@ class RayRun:
     manifest: str
     startup_s: float
     run_s: float
+    first_s: float | None = None
+    last_s: float | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -87,15 +91,17 @@ def colorize_on_ray(inputs: Sequence[str], output: str, *, weights: str | None =
         if job.state == "failed" and report is not None:
             report(job.src, job.reason)
     model, settings = _model_and_settings(weights, style, strength, style_weights, hints, hint_labels, size,
-                                          max_pixels, device, backend, storage_options)
+                                          max_pixels, device, backend, max(1, int(num_cpus)), storage_options)
     start = time.perf_counter()
     started = _join_ray(ray, address)
     startup_s = time.perf_counter() - start
+    run_start = time.time()  # the clock workers stamp files with
     try:
         todo = [i for i, job in enumerate(jobs) if job.state == "todo"]
         pool = _pool_size(ray, workers, num_cpus, num_gpus, math.ceil(len(todo) / batch_size))
         options = dict(batch_size=batch_size, num_cpus=num_cpus, num_gpus=num_gpus, retries=retries)
-        _run(ray, jobs, todo, ray.put(model), settings, pool, options, progress, report)
+        finished = _run(ray, jobs, todo, ray.put(model), settings, pool, options, progress, report)
+        run_s = time.perf_counter() - start - startup_s  # Ray's shutdown is start-up's counterpart, not the run's
     finally:  # also when stopped: what is done is done, the rest is pending for the next run
         if started:
             ray.shutdown()
@@ -104,12 +110,12 @@ def colorize_on_ray(inputs: Sequence[str], output: str, *, weights: str | None =
         manifest = write_manifest(jobs, output, storage_options)
     count = lambda state: sum(job.state == state for job in jobs)  # noqa: E731
     return RayRun(count("done"), count("failed"), count("skipped"), manifest, startup_s,
-                  time.perf_counter() - start - startup_s,
+                  run_s, *((min(finished) - run_start, max(finished) - run_start) if finished else (None, None)),
                   [(job.src, job.reason) for job in jobs if job.state == "failed"])
 
 
 def _model_and_settings(weights, style, strength, style_weights, hints, hint_labels, size, max_pixels, device,
-                        backend, storage_options):
+                        backend, threads, storage_options):
     """The network (on the CPU, to be shipped) and the worker settings with the run's style code."""
     from ..hints import check_accepted
     from ..inference import Colorizer
@@ -117,7 +123,7 @@ def _model_and_settings(weights, style, strength, style_weights, hints, hint_lab
     colorizer = Colorizer.load(weights, device="cpu", max_pixels=max_pixels, size=size)
     check_accepted(colorizer.config.hints, [hints])
     code = colorizer.encode_style(style, strength, style_weights).numpy()
-    return colorizer.net, WorkerSettings(code, device, size, max_pixels, backend, hints, hint_labels,
+    return colorizer.net, WorkerSettings(code, device, size, max_pixels, backend, threads, hints, hint_labels,
                                          dict(storage_options or {}))
 
 
@@ -162,14 +168,17 @@ def _map(ray, ds, model_ref, settings: WorkerSettings, pool: int, options: dict)
 
 
 def _run(ray, jobs: list[FileJob], todo: list[int], model_ref, settings: WorkerSettings, pool: int,
-         options: dict, progress: bool, report) -> None:
-    """The Ray Data job; each job's state becomes done or failed as its row comes back."""
+         options: dict, progress: bool, report) -> list[float]:
+    """The Ray Data job; each job's state becomes done or failed as its row comes back. Returns the
+    times (time.time()) the workers finished each file at."""
     from tqdm import tqdm
 
     if not todo:
-        return
+        return []
     rows = [{"index": i, "src": jobs[i].src, "src_url": jobs[i].src_url, "dst_url": jobs[i].dst_url} for i in todo]
-    ds = _map(ray, ray.data.from_items(rows), model_ref, settings, pool, options)
+    # one block per batch: a block is one worker's task, so a single block would be one worker's job
+    blocks = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / options["batch_size"]))
+    ds = _map(ray, blocks, model_ref, settings, pool, options)
     ds.context.max_errored_blocks = -1  # a batch that kills its worker on every retry fails alone
     ds.context.enable_progress_bars = False  # ours, in files, and no note that Ray's are off
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
@@ -177,8 +186,10 @@ def _run(ray, jobs: list[FileJob], todo: list[int], model_ref, settings: WorkerS
         jobs[i].state = "pending"
     bar = tqdm(total=len(todo), desc="colorize (ray)", unit="img", disable=None if progress else True,
                dynamic_ncols=True)
+    finished = []
     with bar:
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            finished += batch["finished"].tolist()
             for index, reason in zip(batch["index"], batch["reason"]):
                 job = jobs[int(index)]
                 job.state, job.reason = ("failed", str(reason)) if reason else ("done", "")
@@ -190,3 +201,4 @@ def _run(ray, jobs: list[FileJob], todo: list[int], model_ref, settings: WorkerS
             jobs[i].state, jobs[i].reason = "failed", DIED.format(error="see Ray's log above")
             if report is not None:
                 report(jobs[i].src, jobs[i].reason)
+    return finished

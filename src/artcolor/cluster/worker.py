@@ -31,6 +31,7 @@ class WorkerSettings:
     size: int | None = None
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     backend: str = "torch"
+    threads: int = 1  # PyTorch's, as many as the worker's CPUs (Ray sets OMP_NUM_THREADS only for some workers)
     hints: object = None
     hint_labels: list[str] | None = None
     storage_options: dict = field(default_factory=dict)
@@ -51,19 +52,20 @@ class ColorizeFiles:
         from ..inference import Colorizer
 
         self.settings = settings
+        torch.set_num_threads(settings.threads)
         self.colorizer = Colorizer(ray.get(model[0]), device=settings.device, size=settings.size,
                                    max_pixels=settings.max_pixels, backend=settings.backend)
         self.style = torch.from_numpy(settings.style.copy()).to(self.colorizer.device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Rows (index, src, src_url, dst_url) -> (index, reason: "" when written, else why not, seconds)."""
-        reasons, seconds = [], []
+        """Rows (index, src, src_url, dst_url) -> (index, reason: "" when written, else why not, finished:
+        the wall-clock time.time() it was finished at, for the driver's figures)."""
+        reasons, finished = [], []
         for src, src_url, dst_url in zip(batch["src"], batch["src_url"], batch["dst_url"]):
-            start = time.perf_counter()
             reasons.append(self._one(str(src), str(src_url), str(dst_url)))
-            seconds.append(time.perf_counter() - start)
+            finished.append(time.time())
         return {"index": np.asarray(batch["index"]), "reason": np.asarray(reasons, dtype=object),
-                "seconds": np.asarray(seconds)}
+                "finished": np.asarray(finished)}
 
     def _one(self, src: str, src_url: str, dst_url: str) -> str:
         """Colourise one file; "" when its output is written, else the reason, naming the file.
