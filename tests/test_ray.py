@@ -97,10 +97,15 @@ def fifo_readers(fifo: Path) -> set[int]:
     pids = set()
     for fd_dir in Path("/proc").glob("[0-9]*/fd"):
         try:
-            if any(os.readlink(fd) == str(fifo) for fd in fd_dir.iterdir()):
-                pids.add(int(fd_dir.parent.name))
+            fds = list(fd_dir.iterdir())
         except OSError:  # a process that ended, or one we may not inspect
             continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) == str(fifo):
+                    pids.add(int(fd_dir.parent.name))
+            except OSError:  # closed since the listing: a busy process opens and closes sockets
+                continue
     return pids - {os.getpid()}
 
 
@@ -162,22 +167,18 @@ def test_a_job_stopped_and_started_again_writes_only_what_is_missing(ray_address
     folder, fifo, fd = held
     out, log = tmp_path / "out", tmp_path / "job.log"
     outputs = [out / f"photo_{i}.jpg" for i in range(6)]
-    # another driver joins the running Ray (--ray-address), as on a cluster
+    # another driver joins the running Ray (--ray-address), as on a cluster; one worker takes the files
+    # in order, so it writes some before it waits at slow.png, the last
     with open(log, "w") as stream:
         job = subprocess.Popen([sys.executable, "-m", "artcolor", "colorize", str(folder), "-o", str(out), "--weights",
-                                str(model_dir), "--engine", "ray", "--ray-address", ray_address, "--batch-size", "1"],
-                               stdout=stream, stderr=subprocess.STDOUT)
+                                str(model_dir), "--engine", "ray", "--ray-address", ray_address, "--batch-size", "1",
+                                "--workers", "1"], stdout=stream, stderr=subprocess.STDOUT)
+    try:
+        _stop_while_held(job, log, fifo, outputs, out)
+    finally:
+        if job.poll() is None:
+            job.kill()
 
-    def held_at_slow_png():
-        if job.poll() is not None:
-            raise AssertionError(f"the job ended early ({job.returncode}): {log.read_text()[-2000:]}")
-        return fifo_readers(fifo) and any(p.exists() for p in outputs)
-
-    wait_for(held_at_slow_png, "a worker to read slow.png and another file to be written",
-             detail=lambda: f"readers {fifo_readers(fifo)}, written {sorted(p.name for p in out.glob('*'))}, "
-                            f"Ray {ray.available_resources()}, log: {log.read_text()[-3000:]}")
-    job.send_signal(signal.SIGINT)  # Ctrl-C: the driver stops, its workers with it
-    assert job.wait(timeout=120) != 0 and not (out / "slow.png").exists()
     written = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in outputs if p.exists()}
     rows = manifest(out)
     assert rows["slow.png"][0] == "pending", log.read_text()[-2000:]
@@ -192,3 +193,26 @@ def test_a_job_stopped_and_started_again_writes_only_what_is_missing(ray_address
     assert {name: (p.stat().st_ino, p.stat().st_mtime_ns) for name, p in ((n, out / n) for n in written)} == written
     assert all(p.exists() for p in outputs) and (out / "slow.png").exists()
     assert {status for status, _ in manifest(out).values()} == {"done", "skipped"}
+
+
+def _stop_while_held(job: subprocess.Popen, log: Path, fifo: Path, outputs: list[Path], out: Path) -> None:
+    """Ctrl-C to `job` once it has written a file and waits at the FIFO (a worker reads it), or has
+    written every other file (the FIFO's turn may not have come: it cannot finish either way)."""
+    def held_at_slow_png():
+        if job.poll() is not None:
+            raise AssertionError(f"the job ended early ({job.returncode}): {log.read_text()[-2000:]}")
+        written = [p.exists() for p in outputs]
+        return any(written) and (all(written) or fifo_readers(fifo))
+
+    wait_for(held_at_slow_png, "a file to be written and the job held at slow.png",
+             detail=lambda: f"readers {fifo_readers(fifo)}, written {sorted(p.name for p in out.glob('*'))}, "
+                            f"Ray {ray.available_resources()}, log: {log.read_text()[-3000:]}")
+    job.send_signal(signal.SIGINT)  # Ctrl-C: the driver stops, its workers with it
+    assert job.wait(timeout=120) != 0 and not (out / "slow.png").exists()
+
+
+def test_a_device_name_that_is_none_is_refused_before_ray_starts(run_cli, mixed, model_dir, tmp_path):
+    code, _, stderr = run_cli("colorize", mixed, "-o", tmp_path / "out", "--weights", model_dir, "--engine", "ray",
+                              "--device", "cdua")
+    assert code == 1 and "cdua" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "out").exists()

@@ -22,7 +22,7 @@ def options(command):
         click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "ray"]),
                      help=ENGINE_HELP),
         click.option("--ray-address", default=None, metavar="ADDR",
-                     help="Ray: a running cluster (HOST:PORT, ray://HOST:10001 or auto); default: start Ray here."),
+                     help="Ray: a running cluster (HOST:PORT or auto); default: start Ray here."),
         click.option("--num-cpus", default=1.0, show_default=True, type=click.FloatRange(0, min_open=True),
                      help="Ray: CPUs each worker takes (its PyTorch threads)."),
         click.option("--num-gpus", default=0.0, show_default=True, type=click.FloatRange(0),
@@ -65,10 +65,20 @@ def run(ctx: click.Context, inputs, out: str, styles, weights_list, strength, hi
             batch_size=kw["batch_size"], report=_report)
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
+    except ImportError as e:
+        fail(f"--backend onnxruntime needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
+    except ray_error() as e:  # the job itself stopped (a worker that cannot start, the cluster lost)
+        fail(f"the Ray job stopped: {e}")
     click.echo(f"{result.done} colourised, {result.failed} failed, {result.skipped} skipped "
                f"(exists; --overwrite replaces) -> {out}")
     click.echo(f"manifest: {result.manifest}; Ray start-up {result.startup_s:.1f} s, run {result.run_s:.1f} s")
     raise SystemExit(1 if result.failed else 0)
+
+
+def ray_error() -> type[Exception]:
+    from ray.exceptions import RayError
+
+    return RayError
 
 
 def _report(src: str, reason: str) -> None:

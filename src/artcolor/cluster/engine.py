@@ -72,7 +72,7 @@ def colorize_on_ray(inputs: Sequence[str], output: str, *, weights: str | None =
     """Colourise `inputs` (files or folders; paths or fsspec URLs) into the folder `output`, mirrored.
 
     The same model, style, strength and hints give the same pixels as `artcolor colorize` without
-    Ray. `address`: a running cluster (`ray://...`, `HOST:PORT`, `auto`); None joins the Ray this
+    Ray. `address`: a running cluster (`HOST:PORT`, `auto`); None joins the Ray this
     process already started, or starts one on this machine. Each worker (actor) takes `num_cpus` CPUs
     and `num_gpus` GPUs; `workers` of them at most (default: as many as the cluster fits), each given
     `batch_size` file names at a time. `report(src, reason)` is called for each failure as it comes.
@@ -117,9 +117,20 @@ def colorize_on_ray(inputs: Sequence[str], output: str, *, weights: str | None =
 def _model_and_settings(weights, style, strength, style_weights, hints, hint_labels, size, max_pixels, device,
                         backend, threads, storage_options):
     """The network (on the CPU, to be shipped) and the worker settings with the run's style code."""
+    import torch
+
     from ..hints import check_accepted
     from ..inference import Colorizer
 
+    if backend not in ("torch", "onnxruntime"):
+        raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+    if backend == "onnxruntime":
+        import onnxruntime  # noqa: F401 (here, not in a worker that would fail to start)
+    try:
+        if device != "auto":
+            torch.device(device)  # the name only: the workers, not this machine, need the device
+    except RuntimeError as e:
+        raise ValueError(f"device: {e}") from None
     colorizer = Colorizer.load(weights, device="cpu", max_pixels=max_pixels, size=size)
     check_accepted(colorizer.config.hints, [hints])
     code = colorizer.encode_style(style, strength, style_weights).numpy()

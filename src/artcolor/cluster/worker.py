@@ -3,7 +3,7 @@ model once and then colourises batch after batch of files, reading and writing t
 
 A batch holds file names, not pixels: each worker reads one file's bytes at a time, decodes them at
 the file's own size, colourises and writes it before the next, so a 50 MP scan costs one scan's
-memory (its bytes, luminance and output: about 1 GB), whatever the batch size.
+memory (0.9 GB above the worker's 0.45 GB at rest, with the bundled model), whatever the batch size.
 """
 
 from __future__ import annotations
