@@ -28,6 +28,7 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo") or not Path("/proc/sel
                                 reason="holds jobs with a FIFO and finds its readers in /proc (Linux)")
 
 from artcolor.cluster import colorize_on_ray  # noqa: E402
+from conftest import perturb  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,20 @@ def ray_address():
     ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def hints_model_dir(tmp_path_factory) -> Path:
+    """A saved tiny model with colour-hint inputs, perturbed so its style and hints steer the output."""
+    import dataclasses
+
+    from artcolor.config import preset
+    from artcolor.inference import save_net
+    from artcolor.model import ColorNet
+
+    folder = tmp_path_factory.mktemp("weights") / "tiny-hints"
+    save_net(perturb(ColorNet(dataclasses.replace(preset("tiny"), hints=True))), folder)
+    return folder
 
 
 @pytest.fixture
@@ -73,11 +88,15 @@ def pixels(data: bytes) -> np.ndarray:
         return np.asarray(im)
 
 
-def test_a_mixed_folder_gives_the_local_engines_pixels_and_failures(ray_address, run_cli, mixed, model_dir,
-                                                                      tmp_path):
+def test_a_mixed_folder_gives_the_local_engines_pixels_and_failures(ray_address, run_cli, mixed, hints_model_dir,
+                                                                      tmp_path, astronaut):
     local, on_ray = tmp_path / "local", tmp_path / "ray"
-    code_local, out_local, _ = run_cli("colorize", mixed, "-o", local, "--weights", model_dir, "--workers", 1)
-    code, out, err = run_cli("colorize", mixed, "-o", on_ray, "--weights", model_dir, "--engine", "ray")
+    astronaut.save(tmp_path / "reference.png")
+    (tmp_path / "hints.json").write_text('[[3, 4, "#2a9d8f", 2]]')  # inside the smallest image
+    model = ["--weights", hints_model_dir, "--style", tmp_path / "reference.png", "--palette", "#e76f51,#f4a261",
+             "--style-weights", "1,2", "--strength", "1.5", "--hint", "20,10,#e9c46a", "--hints", tmp_path / "hints.json"]
+    code_local, out_local, _ = run_cli("colorize", mixed, "-o", local, *model, "--workers", 1)
+    code, out, err = run_cli("colorize", mixed, "-o", on_ray, *model, "--engine", "ray")
     assert code == code_local == 1
     assert "7 colourised, 2 failed, 0 skipped" in out and "7 colourised, 2 failed" in out_local
     expected, got = files(local), files(on_ray)

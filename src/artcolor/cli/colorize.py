@@ -18,6 +18,8 @@ from ..video.codec import VIDEO_SUFFIXES, is_video
 from .image_jobs import run_jobs
 from .video_jobs import video_job
 
+MAX_LOCAL_WORKERS = 64  # files in flight in one process; a cluster's workers may be many more
+
 
 @click.command("colorize")
 @click.argument("inputs", nargs=-1, required=True)
@@ -71,6 +73,9 @@ def command(ctx, inputs, out, style, style_weights, palette, strength, size, wei
         colorize_ray.run(ctx, inputs, out, styles, weights_list, strength, hints, hint_labels, weights=weights,
                          size=size, max_pixels=max_pixels, overwrite=overwrite, device=device, backend=backend,
                          workers=workers, **ray_flags)
+    if workers > MAX_LOCAL_WORKERS:
+        raise click.BadParameter(f"at most {MAX_LOCAL_WORKERS} with --engine local, got {workers}",
+                                 param_hint="'--workers'")
     inputs, out = [Path(item) for item in inputs], Path(out)
     jobs = _plan(inputs, out, overwrite)
     hint_args.check(hints, hint_labels, jobs, method)
