@@ -7,6 +7,7 @@ through their CIE luminance, so a colourised result keeps the photo's lightness 
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import uuid
@@ -60,24 +61,38 @@ def open_image(src: ImageLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> I
 def _open_path(path: Path, max_pixels: int | None) -> Image.Image:
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
+    return _decode(path, str(path), max_pixels)
+
+
+def decode_bytes(data: bytes, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """An encoded file's bytes (read from a bucket, say) -> a decoded PIL image, exactly as `open_image`
+    decodes the same file from a path; `name` (the file's path or URL) is what errors name."""
+    im = _decode(io.BytesIO(data), name, max_pixels)
+    if im.width < 1 or im.height < 1:
+        raise ImageError(f"{name}: empty image ({im.width}x{im.height})")
+    return im
+
+
+def _decode(file: Path | io.BytesIO, name: str, max_pixels: int | None) -> Image.Image:
+    """Open, check the size in the header against `max_pixels`, decode the first frame, apply EXIF orientation."""
     _register_heif()
     try:
         # the file is closed again also when decoding fails or frames remain
-        with _pillow_limit(max_pixels), Image.open(path) as im:
+        with _pillow_limit(max_pixels), Image.open(file) as im:
             if max_pixels and im.width * im.height > max_pixels:
-                raise ImageError(f"{path}: {im.width}x{im.height} is larger than the limit of {max_pixels} pixels")
+                raise ImageError(f"{name}: {im.width}x{im.height} is larger than the limit of {max_pixels} pixels")
             im.seek(0)
             im.load()
             return _detached(im)
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image, or a format that cannot be read") from None
+        raise ImageError(f"{name}: not an image, or a format that cannot be read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow's own message names twice the limit (its hard error); ours names the limit given
-        raise ImageError(f"{path}: larger than the limit of {max_pixels} pixels (refused before decoding)") from None
+        raise ImageError(f"{name}: larger than the limit of {max_pixels} pixels (refused before decoding)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(f"{path}: cannot decode image ({e})") from None
+        raise ImageError(f"{name}: cannot decode image ({e})") from None
 
 
 def _detached(im: Image.Image) -> Image.Image:
@@ -234,16 +249,31 @@ def list_images(inputs: list[str | os.PathLike], suffixes: set[str] = IMAGE_SUFF
 def save_atomic(im: Image.Image, path: str | os.PathLike, **params) -> None:
     """Write an image via a temporary file in the same folder and a rename: never half a file."""
     path = Path(path)
+    fmt, im, params = _save_args(im, path, params)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as f:
+        im.save(f, format=fmt, **params)
+
+
+def encode_image(im: Image.Image, name: str, **params) -> bytes:
+    """The bytes `save_atomic` would write to a file called `name` (its suffix picks the format)."""
+    fmt, im, params = _save_args(im, Path(name), params)
+    buffer = io.BytesIO()
+    im.save(buffer, format=fmt, **params)
+    return buffer.getvalue()
+
+
+def _save_args(im: Image.Image, path: Path, params: dict) -> tuple[str, Image.Image, dict]:
+    """The format for `path`'s suffix, the image converted for it and the encoder's parameters."""
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ImageError(f"{path}: unknown output format {path.suffix!r}")
+    params = dict(params)
     if fmt == "JPEG":
         params.setdefault("quality", 92)
         if im.mode not in ("RGB", "L"):
             im = im.convert("RGB")
-    with atomic_write(path) as f:
-        im.save(f, format=fmt, **params)
+    return fmt, im, params
 
 
 @contextmanager

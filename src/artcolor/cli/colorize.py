@@ -10,18 +10,20 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from . import WEIGHTS_HELP, fail, hint_args
+from . import WEIGHTS_HELP, colorize_ray, fail, hint_args
 from ..checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, blend_weights, finite_number
-from ..hints import resolve as resolve_hints
 from ..image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, list_images, save_atomic
+from ..jobs import colorize_image, output_name
 from ..video.codec import VIDEO_SUFFIXES, is_video
 from .image_jobs import run_jobs
 from .video_jobs import video_job
 
+MAX_LOCAL_WORKERS = 64  # files in flight in one process; a cluster's workers may be many more
+
 
 @click.command("colorize")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", "out", required=True, help="Output folder (--engine ray: a folder or an fsspec URL).")
 @click.option("--style", multiple=True, type=click.Path(path_type=Path), help="Reference image (repeat to blend).")
 @click.option("--style-weights", default=None, help="Blend weights, comma-separated, one per --style.")
 @click.option("--palette", default=None, help="Reference as colours: '#264653,#e9c46a,...'.")
@@ -38,16 +40,23 @@ from .video_jobs import video_job
 @click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=0),
               help="Refuse inputs with more pixels (0: no limit).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
-              help="Files in flight at once, so decoding and encoding overlap the network (1: one at a time).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 1024),
+              help="Files in flight at once, so decoding and encoding overlap the network (1: one at a time); "
+                   "--engine ray: worker processes (default: as many as the cluster fits).")
 @click.option("--hint", "hint_texts", multiple=True, metavar="X,Y,#RRGGBB[,R]", help=hint_args.HINT_HELP)
 @click.option("--hints", "hints_file", default=None, type=click.Path(path_type=Path), help=hint_args.HINTS_HELP)
 @click.option("--codec", default=None, help="Videos: FFmpeg encoder (default: libx264; libvpx-vp9 for .webm).")
 @click.option("--crf", default=18, show_default=True, type=click.IntRange(0, 51),
               help="Videos: the encoder's constant quality (lower: better, larger).")
-def command(inputs, out, style, style_weights, palette, strength, size, weights, method, device, backend, max_pixels,
-            overwrite, codec, crf, hint_texts, hints_file, workers):
-    """Colourise INPUTS (files or folders, recursive) into OUT, mirroring their relative paths."""
+@colorize_ray.options
+@click.pass_context
+def command(ctx, inputs, out, style, style_weights, palette, strength, size, weights, method, device, backend,
+            max_pixels, overwrite, codec, crf, hint_texts, hints_file, workers, engine, **ray_flags):
+    """Colourise INPUTS (files or folders, recursive) into OUT, mirroring their relative paths.
+
+    With --engine ray, INPUTS and OUT may be fsspec URLs (s3://, gs://, ...), and a manifest of every
+    file, failures with their reasons, is written beside the outputs.
+    """
     from ..inference import palette_image
     from ..inference import PredictionError
 
@@ -59,6 +68,15 @@ def command(inputs, out, style, style_weights, palette, strength, size, weights,
             fail(f"--palette: {e}")
     weights_list = _parse_weights(style_weights, len(styles))
     hints, hint_labels = hint_args.parse(hint_texts, hints_file, max_pixels)
+    colorize_ray.check_flags(ctx, engine)
+    if engine == "ray":
+        colorize_ray.run(ctx, inputs, out, styles, weights_list, strength, hints, hint_labels, weights=weights,
+                         size=size, max_pixels=max_pixels, overwrite=overwrite, device=device, backend=backend,
+                         workers=workers, **ray_flags)
+    if workers > MAX_LOCAL_WORKERS:
+        raise click.BadParameter(f"at most {MAX_LOCAL_WORKERS} with --engine local, got {workers}",
+                                 param_hint="'--workers'")
+    inputs, out = [Path(item) for item in inputs], Path(out)
     jobs = _plan(inputs, out, overwrite)
     hint_args.check(hints, hint_labels, jobs, method)
     rank, world = _rank_and_world()
@@ -125,9 +143,7 @@ def _plan(inputs, out, overwrite):
                   if not (nested and out_root in p.resolve().parents)]
     sources = {p.resolve() for p, _ in found}
     for src, rel in found:
-        dst = out / rel
-        if dst.suffix.lower() not in {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"} and not is_video(src):
-            dst = dst.with_suffix(".png")
+        dst = out / output_name(rel, is_video(src))
         if dst.resolve() in sources:
             fail(f"{dst}: output would overwrite an input; choose another output folder")
         jobs.append((src, None if dst.exists() and not overwrite else dst))
@@ -163,10 +179,5 @@ def _make_colorizer(method, weights, device, backend, max_pixels, size, styles, 
     hint_args.check(hints, hint_labels, [], method, colorizer.config.hints)  # the inputs were checked
     from ..video import colorize_video  # PyAV is needed once a video is opened, not before
 
-    def colorize_one(src):
-        y, alpha = colorizer.prepare(src)
-        hinted = resolve_hints(hints, y.shape[1], y.shape[0], max_pixels, hint_labels)
-        return colorizer.colorize_planes([(y, alpha)], vector, hints=[hinted])[0]
-
-    return (colorize_one,
+    return (functools.partial(colorize_image, colorizer, style=vector, hints=hints, hint_labels=hint_labels),
             functools.partial(colorize_video, colorizer=colorizer, style=vector, progress=None))
