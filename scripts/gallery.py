@@ -82,8 +82,8 @@ def main():
         refs.append((caption, Image.open(match[0]).convert("RGB")))
     refs.append((PALETTE[0], palette_image(PALETTE[1])))
 
-    colour = free_photos()
-    photos = {k: gray_image(luminance_plane(Image.fromarray(v))) for k, v in colour.items()}
+    colour_photos = free_photos()
+    photos = {k: gray_image(luminance_plane(Image.fromarray(v))) for k, v in colour_photos.items()}
     width, height = TILE * (len(refs) + 1), (TILE + STRIP + CAPTION) * len(photos)
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
@@ -92,7 +92,7 @@ def main():
         canvas.paste(tile(gray), (0, y0))
         draw.text((4, y0 + TILE + 3), f"input: {name} (gray)", fill="black")
         for c, (caption, ref) in enumerate(refs, start=1):
-            ref = same_scene(colour[name]) if caption == SAME_SCENE else ref
+            ref = same_scene(colour_photos[name]) if caption == SAME_SCENE else ref
             out = colorizer.colorize(gray, style=ref)
             canvas.paste(tile(out), (c * TILE, y0))
             if ref is not None:

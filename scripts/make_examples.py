@@ -1,4 +1,6 @@
-"""Regenerate examples/: gray versions of PyPI packages' free photos and a reference made in code."""
+"""Regenerate examples/: gray versions of PyPI packages' free photos, each one's colour original taken
+otherwise (mirrored and cropped to 60% of its area: a reference photo of the same scene), and a
+reference made in code."""
 
 from pathlib import Path
 
@@ -15,11 +17,15 @@ ROOT = Path(__file__).resolve().parents[1] / "examples"
 def main():
     (ROOT / "photos").mkdir(parents=True, exist_ok=True)
     (ROOT / "styles").mkdir(parents=True, exist_ok=True)
+    (ROOT / "references").mkdir(parents=True, exist_ok=True)
     photos = {"astronaut": skimage.data.astronaut(), "coffee": skimage.data.coffee(), "chelsea": skimage.data.chelsea()}
     with cbook.get_sample_data("grace_hopper.jpg") as f:
         photos["grace_hopper"] = np.asarray(Image.open(f).convert("RGB"))
     for name, rgb in photos.items():
         gray_image(luminance_plane(Image.fromarray(rgb))).save(ROOT / "photos" / f"{name}.jpg", quality=90)
+        h, w = rgb.shape[:2]
+        reframed = np.ascontiguousarray(rgb[: round(h * 0.775), w - round(w * 0.775):][:, ::-1])
+        Image.fromarray(reframed).save(ROOT / "references" / f"{name}.jpg", quality=90)
     # a sunset: indigo sky to orange to pale yellow, top to bottom
     h, w = 192, 256
     y = np.linspace(0, 1, h)[:, None, None]

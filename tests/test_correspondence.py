@@ -260,3 +260,34 @@ def test_palette_transfer_moves_the_output_toward_a_palette_and_exports(net, gra
     a = np.asarray(Colorizer(moved_net, device="cpu").colorize(gray_photo, style=palette), float)
     b = np.asarray(OnnxColorizer(folder).colorize(gray_photo, style=palette), float)
     assert 10 * np.log10(255**2 / max(((a - b) ** 2).mean(), 1e-12)) >= 45
+
+
+def test_matched_places_keep_their_colour_unless_told_and_trust_takes_the_warp(net):
+    g = torch.Generator().manual_seed(1)
+    ref = torch.rand(1, 3, 64, 64, generator=g)
+    l, style = torch.rand(1, 1, 64, 64, generator=g) * 100, net.encode_style(ref)
+    bank = net.encode_reference(ref)
+    bank = Bank(bank.keys, bank.ab * 0 + torch.tensor([50.0, 50.0]), bank.log_weight)  # one orange for the palette
+
+    def run(**knobs):
+        variant = ColorNet(dataclasses.replace(MATCH, **knobs))
+        variant.load_state_dict(net.state_dict())
+        with torch.no_grad():
+            return variant.eval()(l, style, None, bank)
+
+    with torch.no_grad():
+        plain = net(l, style, None, bank)
+        keys = match_keys(net.semantic.features(l)[1:])
+        _, confidence = warp(keys, bank, 0.01)
+    assert confidence.min() > 0.5  # this untrained encoder finds everything alike: every place matched
+    assert (run(palette_transfer=1.0) - plain).abs().max() < 1  # matched places keep their colour...
+    everywhere = run(palette_transfer=1.0, transfer_matched=1.0)  # ...unless the transfer goes everywhere
+    assert (everywhere - torch.tensor([50.0, 50.0]).view(1, 2, 1, 1)).abs().mean() < 5
+    trusted = run(match_trust=1.0)  # the warped colour itself, where matched
+    assert (trusted - 50).abs().mean() < 0.2 * (plain - 50).abs().mean()
+
+
+@pytest.mark.parametrize("knob", ["palette_transfer", "transfer_matched", "match_trust"])
+def test_inference_knobs_are_shares(knob):
+    with pytest.raises(ValueError, match=knob):
+        dataclasses.replace(MATCH, **{knob: 1.5})

@@ -160,13 +160,13 @@ def test_runs_where_torch_is_not_installed(model, odd_photo, coffee, tmp_path):
 
 
 def test_readme_onnx_example_runs(model, gray_photo, coffee, tmp_path, monkeypatch):
-    """The README's OnnxColorizer example, with its placeholder folder filled in."""
+    """The documentation's OnnxColorizer example (docs/onnx-hub.md), with its placeholder folder filled in."""
     _, folder = model
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (Path(__file__).parents[1] / "docs" / "onnx-hub.md").read_text()
     code = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "OnnxColorizer(" in block)
     gray_photo.save(tmp_path / "photo.jpg")
     coffee.save(tmp_path / "painting.jpg")
     monkeypatch.chdir(tmp_path)
-    exec(compile(code.replace('"OUT_DIR"', repr(str(folder))), "README.md", "exec"), {})
+    exec(compile(code.replace('"OUT_DIR"', repr(str(folder))), "docs/onnx-hub.md", "exec"), {})
     with Image.open(tmp_path / "photo_colour.png") as im:
         assert im.size == gray_photo.size

@@ -140,20 +140,30 @@ def wait_for(condition, what: str, timeout: float = 120, detail=lambda: ""):
 
 @pytest.fixture
 def held(tmp_path, coffee, chelsea, astronaut):
-    """(folder, FIFO, fd): six images and `slow.png`, a FIFO held open here, so a worker reading it
-    waits (and takes no EOF) until the test writes an image into it and closes `fd`."""
+    """(folder, FIFO, holder): six images and `slow.png`, a FIFO held open here (`holder.fd`), so a worker
+    reading it waits (and takes no EOF) until the test writes an image into it and calls `holder.close()`."""
     folder = tmp_path / "in"
     folder.mkdir()
     for i, photo in enumerate([coffee, chelsea, astronaut] * 2):
         photo.resize((40 + 7 * i, 30 + 5 * i)).save(folder / f"photo_{i}.jpg", quality=90)
     fifo = folder / "slow.png"
     os.mkfifo(fifo)
-    fd = os.open(fifo, os.O_RDWR)
-    yield folder, fifo, fd
-    try:
-        os.close(fd)
-    except OSError:
-        pass
+    holder = FifoHolder(os.open(fifo, os.O_RDWR))
+    yield folder, fifo, holder
+    holder.close()
+
+
+class FifoHolder:
+    """The write end of the FIFO, closed once: closing a descriptor twice could close another that
+    reused its number meanwhile (one of Ray's sockets), which made a later test fail at random."""
+
+    def __init__(self, fd: int):
+        self.fd, self.closed = fd, False
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            os.close(self.fd)
 
 
 def png(photo: Image.Image) -> bytes:
@@ -163,7 +173,7 @@ def png(photo: Image.Image) -> bytes:
 
 
 def test_a_worker_killed_mid_run_is_retried_and_the_job_completes(ray_address, held, model_dir, tmp_path, coffee):
-    folder, fifo, fd = held
+    folder, fifo, holder = held
     out = tmp_path / "out"
     result = {}
     job = threading.Thread(target=lambda: result.update(run=colorize_on_ray(
@@ -172,8 +182,8 @@ def test_a_worker_killed_mid_run_is_retried_and_the_job_completes(ray_address, h
     (first,) = wait_for(lambda: fifo_readers(fifo), "a worker to open the FIFO")
     os.kill(first, signal.SIGKILL)  # mid-batch: the worker is reading slow.png
     wait_for(lambda: fifo_readers(fifo) - {first}, "Ray to retry slow.png in a new worker process")
-    os.write(fd, png(coffee))
-    os.close(fd)
+    os.write(holder.fd, png(coffee))
+    holder.close()
     job.join(timeout=180)
     assert not job.is_alive()
     run = result["run"]
@@ -183,7 +193,7 @@ def test_a_worker_killed_mid_run_is_retried_and_the_job_completes(ray_address, h
 
 
 def test_a_job_stopped_and_started_again_writes_only_what_is_missing(ray_address, held, model_dir, tmp_path, coffee):
-    folder, fifo, fd = held
+    folder, fifo, holder = held
     out, log = tmp_path / "out", tmp_path / "job.log"
     outputs = [out / f"photo_{i}.jpg" for i in range(6)]
     # another driver joins the running Ray (--ray-address), as on a cluster; one worker takes the files
@@ -204,7 +214,7 @@ def test_a_job_stopped_and_started_again_writes_only_what_is_missing(ray_address
     # a file written as the driver stopped may be pending in the manifest; none is done yet unwritten
     assert {name for name, (status, _) in rows.items() if status == "done"} <= set(written)
 
-    os.close(fd)
+    holder.close()
     fifo.unlink()
     (folder / "slow.png").write_bytes(png(coffee))
     run = colorize_on_ray([str(folder)], str(out), weights=str(model_dir), progress=False)

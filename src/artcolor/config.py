@@ -51,6 +51,9 @@ class ModelConfig:
     # at inference, how far places the reference has nothing like move toward its palette (sliced optimal
     # transport of the output's a*b*, model/correspondence.py); 0: not at all
     palette_transfer: float = 0.0
+    transfer_matched: float = 0.0  # the share of it places that found their counterpart take too (1: everywhere)
+    # at inference, how far places that found their counterpart in the reference take its warped colour; 0: as learned
+    match_trust: float = 0.0
     color_space: ColorSpace = "lab"  # lab: predict ab from L; rgb: predict RGB (the report's choice)
     image_size: int = 128  # training size, and the default working short side at inference
 
@@ -97,7 +100,8 @@ class ModelConfig:
         if self.auto_decoder and self.color_space != "lab":
             raise ValueError("auto_decoder predicts a*b*: it needs color_space 'lab'")
         for name, lo, hi in (("auto_temperature", 0.01, 10.0), ("auto_mix", 0.0, 1.0), ("match_temperature", 0.001, 1.0),
-                              ("palette_transfer", 0.0, 1.0)):
+                              ("palette_transfer", 0.0, 1.0), ("match_trust", 0.0, 1.0),
+                              ("transfer_matched", 0.0, 1.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
                 raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")

@@ -106,6 +106,13 @@ def palette_transfer(ab: torch.Tensor, bank: Bank, rounds: int = TRANSFER_ROUNDS
     return x.view(b, 2, h, w)
 
 
+def matched(confidence: torch.Tensor, bank: Bank) -> torch.Tensor:
+    """How surely each place found its counterpart (B, 1, H, W) in [0, 1]: a sigmoid of the best
+    match's similarity around CONFIDENT; 0 everywhere for an empty bank (no reference)."""
+    real = (bank.keys.abs().amax(dim=(1, 2)) > 0).to(confidence.dtype)[:, None, None, None]
+    return real * torch.sigmoid((confidence - CONFIDENT) / SPREAD)
+
+
 def unmatched(confidence: torch.Tensor, bank: Bank) -> torch.Tensor:
     """How little each place matched (B, 1, H, W) in [0, 1]: 1 where nothing in the reference is like
     it, 0 where it found its counterpart; 0 everywhere for an empty bank (no reference)."""

@@ -10,7 +10,7 @@ from ..color import lab_to_linear_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linea
 from ..config import ModelConfig
 from .adain import AdaIN
 from .auto import AutoDecoder
-from .correspondence import Bank, make_bank, match_keys, palette_transfer, reference_lab, unmatched, warp
+from .correspondence import Bank, make_bank, match_keys, matched, palette_transfer, reference_lab, unmatched, warp
 from .efficientnet import TAPS, EfficientNetLite, EncoderTail
 from .palette import AB_SCALE, FEATURES, PaletteKeys, luminance_palette, palette_prior
 
@@ -223,8 +223,8 @@ class ColorNet(nn.Module):
     def styled(self, l, style, hints, encoded, reference: Bank | None = None) -> torch.Tensor:
         """The U-Net under the style code (the encoder's features `encoded`, or None without one),
         matching the reference's bank where the config has `correspondence`."""
-        matched = self.match(l, encoded, reference)
-        x = self.inputs(l, style, hints, matched)
+        warped = self.match(l, encoded, reference)
+        x = self.inputs(l, style, hints, warped)
         style = style[:, :self.config.style_dim]  # the latent drives the AdaINs; the palette is in x
         features = self.semantic(l, len(self.downs), encoded) if self.semantic is not None else [None] * len(self.downs)
         skips = []
@@ -237,16 +237,21 @@ class ColorNet(nn.Module):
         out = self.head(x)
         if self.config.color_space != "lab":
             return out + 0.5
-        if matched is None:
+        if warped is None:
             return out * AB_SCALE
-        ab, confidence = matched
+        ab, confidence = warped
         gate = self.blend(torch.cat([x, confidence], dim=1))
         out = (out + gate * (ab - out)) * AB_SCALE
-        if not self.config.palette_transfer or reference is None:
+        if reference is None:
             return out
-        # where the photo found nothing like it in the reference, its colours move toward the reference's palette
-        share = self.config.palette_transfer * unmatched(confidence, reference)
-        return out + share * (palette_transfer(out, reference) - out)
+        c = self.config
+        if c.match_trust:  # where the photo found its counterpart, the warped colour itself
+            out = out + c.match_trust * matched(confidence, reference) * (ab * AB_SCALE - out)
+        if c.palette_transfer:  # where it found nothing like it (and `transfer_matched` of the way elsewhere),
+            # the output moves toward the reference's palette
+            share = unmatched(confidence, reference) + c.transfer_matched * matched(confidence, reference)
+            out = out + c.palette_transfer * share * (palette_transfer(out, reference) - out)
+        return out
 
     def match(self, l, encoded, reference: Bank | None) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The reference's a*b* (/ AB_SCALE) warped onto the photo and the confidence, both (B, ., H, W)
