@@ -291,3 +291,10 @@ def test_matched_places_keep_their_colour_unless_told_and_trust_takes_the_warp(n
 def test_inference_knobs_are_shares(knob):
     with pytest.raises(ValueError, match=knob):
         dataclasses.replace(MATCH, **{knob: 1.5})
+
+
+def test_a_reference_is_matched_at_a_bounded_size():
+    from artcolor.pipeline import match_input
+
+    for (h, w), expected in [((480, 640), (128, 160)), ((64, 320), (64, 256)), ((256, 256), (128, 128))]:
+        assert match_input(np.zeros((h, w, 3), np.uint8), 128, None).shape == (1, 3, *expected)

@@ -22,6 +22,7 @@ from .image import ImageLike, alpha_of, luminance_plane, open_image, rgb_array
 from .srgb import LINEAR16_TO_SRGB8, encode_in_gamut, l_from_y
 
 MAX_ASPECT = 8  # the working image's long side is at most this many times its short side
+MATCH_LONG = 2  # a reference's long side for matching is at most this many times `style_size`
 STRIP_ROWS = 64  # recombine's numpy path works on this many full-resolution rows at a time: they stay in cache
 
 
@@ -59,9 +60,13 @@ def reference_input(style: ImageLike, style_size: int, max_pixels: int | None) -
 
 def match_input(style: ImageLike, style_size: int, max_pixels: int | None, multiple: int = 32) -> np.ndarray:
     """A reference as matching takes it (models with `correspondence`): (1, 3, h, w) float32 sRGB in
-    [0, 1], short side about `style_size`, both sides multiples of `multiple` (the encoder's 32)."""
+    [0, 1], short side about `style_size` but the long side at most MATCH_LONG times that (a 5:1
+    palette strip holds no more places worth matching than a square), both sides multiples of
+    `multiple` (the encoder's 32)."""
     rgb = rgb_array(open_image(style, max_pixels))
-    h, w = working_size(*rgb.shape[:2], style_size, multiple)
+    height, width = rgb.shape[:2]
+    short = min(style_size, MATCH_LONG * style_size * min(height, width) / max(height, width))
+    h, w = working_size(height, width, max(1, round(short)), multiple)
     rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BILINEAR, reducing_gap=2.0))
     return (rgb.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255)).copy()
 
