@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 
@@ -36,16 +35,10 @@ def make_folder(folder: Path, width: int, height: int, n: int) -> Path:
 
 
 def local_rate(folder: Path, out: Path, model_args: list[str]) -> float:
-    from artcolor.cli import main
+    """The local CLI with --workers 2, in this process (folder_throughput.py's measure)."""
+    from folder_throughput import cli_rate  # beside this script
 
-    args = ["colorize", str(folder), "-o", str(out), "--workers", "2", *model_args]
-    start = time.perf_counter()
-    try:
-        main.main(args, standalone_mode=False)
-    except SystemExit as e:
-        if e.code:
-            raise SystemExit(f"artcolor colorize failed (exit {e.code}): {' '.join(args)}") from None
-    return sum(1 for _ in out.rglob("*.jpg")) / (time.perf_counter() - start)
+    return cli_rate(folder, out, 2, model_args)
 
 
 def ray_rate(folder: Path, out: Path, weights: str | None, palette: str, workers: int):
