@@ -131,10 +131,10 @@ class Colorizer:
     def _encode_one(self, style: ImageLike) -> tuple[torch.Tensor, Bank | None]:
         rgb = rgb_array(open_image(style, self.max_pixels))
         x = torch.from_numpy(reference_input(rgb, self.config.style_size, None)).to(self.device)
+        code = self.net.encode_style(x)[0]
         if not self.config.correspondence:
-            return self.net.encode_style(x)[0], None
-        matched = torch.from_numpy(match_input(rgb, self.config.style_size, None)).to(self.device)
-        return self.net.encode_style(x)[0], self.net.encode_reference(matched)
+            return code, None
+        return code, self.net.encode_reference(torch.from_numpy(match_input(rgb, self.config.style_size, None)).to(self.device))
 
     # ---- colourisation
 

@@ -54,8 +54,7 @@ def prepare(image: ImageLike, max_pixels: int | None) -> tuple[np.ndarray, Image
 
 def reference_input(style: ImageLike, style_size: int, max_pixels: int | None) -> np.ndarray:
     """A reference as the style encoder takes it: (1, 3, h, w) float32 sRGB in [0, 1], short side `style_size`."""
-    rgb = resize_short_side(rgb_array(open_image(style, max_pixels)), style_size)
-    return (rgb.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255)).copy()
+    return _nchw(resize_short_side(rgb_array(open_image(style, max_pixels)), style_size))
 
 
 def match_input(style: ImageLike, style_size: int, max_pixels: int | None, multiple: int = 32) -> np.ndarray:
@@ -67,7 +66,11 @@ def match_input(style: ImageLike, style_size: int, max_pixels: int | None, multi
     height, width = rgb.shape[:2]
     short = min(style_size, MATCH_LONG * style_size * min(height, width) / max(height, width))
     h, w = working_size(height, width, max(1, round(short)), multiple)
-    rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BILINEAR, reducing_gap=2.0))
+    return _nchw(np.asarray(Image.fromarray(rgb).resize((w, h), Image.BILINEAR, reducing_gap=2.0)))
+
+
+def _nchw(rgb: np.ndarray) -> np.ndarray:
+    """sRGB (H, W, 3) uint8 -> (1, 3, H, W) float32 in [0, 1], contiguous."""
     return (rgb.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255)).copy()
 
 

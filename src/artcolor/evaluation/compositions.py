@@ -8,7 +8,8 @@ matches its reference is measured against (beside `welsh` and `gray`).
 - `match`: Deep Exemplar-based Colorization's matching (He et al. 2018) untrained: the gray photo
   and the reference as gray through the model's ImageNet encoder, keys and warp as
   `model/correspondence.py` computes them (temperature 0.01), the warped a*b* blended with the
-  automatic output by the best match's similarity (a sigmoid around `CONFIDENT`).
+  automatic output by how surely each place matched (`correspondence.matched`: a sigmoid of the best
+  match's similarity around 0.35).
 """
 
 from __future__ import annotations
@@ -22,13 +23,11 @@ import torch.nn.functional as F
 from ..color import chroma_ratio, lab_to_rgb, rgb_to_lab
 from ..image import rgb_array
 from ..inference import Colorizer
-from ..model.correspondence import Bank, make_bank, match_keys, warp
+from ..model.correspondence import Bank, encode_bank, match_keys, matched, warp
 from ..pipeline import match_input, recombine, working_size
 
 TRANSFER_ROUNDS = 8  # rounds of two orthogonal directions, each round turned by pi / (2 * rounds)
 TEMPERATURE = 0.01
-CONFIDENT = 0.35  # similarity at which the warped colour and the automatic one weigh alike
-SPREAD = 0.05  # how sharply the blend turns around CONFIDENT
 
 
 def sliced_transfer(ab: torch.Tensor, ref_ab: torch.Tensor, rounds: int = TRANSFER_ROUNDS) -> torch.Tensor:
@@ -78,10 +77,8 @@ def reference_ab(reference: np.ndarray, n: int = 4096, seed: int = 0) -> torch.T
 @torch.inference_mode()
 def reference_bank(colorizer: Colorizer, reference: np.ndarray) -> Bank:
     """A reference (H, W, 3) uint8 through the model's encoder as gray -> its bank (any model with an encoder)."""
-    net = colorizer.net
-    rgb = torch.from_numpy(match_input(reference, net.config.style_size, None)).to(colorizer.device)
-    lab = rgb_to_lab(rgb)
-    return make_bank(match_keys(net.semantic.features(lab[:, :1])[1:]), lab)
+    rgb = torch.from_numpy(match_input(reference, colorizer.net.config.style_size, None)).to(colorizer.device)
+    return encode_bank(colorizer.net.semantic.features, rgb)
 
 
 @torch.inference_mode()
@@ -96,7 +93,7 @@ def match(colorizer: Colorizer, photo: np.ndarray, bank: Bank | None) -> np.ndar
     automatic = net(l)  # (1, 2, h, w) a*b*: the null style is the automatic decoder's
     ab, confidence = warp(match_keys(net.semantic.features(l)[1:]), bank, TEMPERATURE)
     up = lambda x: F.interpolate(x, size=l.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
-    weight = torch.sigmoid((up(confidence) - CONFIDENT) / SPREAD)
+    weight = matched(up(confidence), bank)
     out = automatic + weight * (up(ab) - automatic)
     ratio = chroma_ratio(net.to_linear_rgb(l, out)).float().cpu()[0]
     return rgb_array(recombine(y, ratio.numpy(), alpha))

@@ -23,6 +23,7 @@ All of it is matmuls, a softmax and a max, so it exports to ONNX with the networ
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -56,9 +57,11 @@ def make_bank(keys: torch.Tensor, lab: torch.Tensor) -> Bank:
     return Bank(keys.flatten(2).transpose(1, 2), ab.flatten(2).transpose(1, 2), keys.new_zeros(keys.shape[0], keys[0, 0].numel()))
 
 
-def reference_lab(rgb: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) sRGB in [0, 1] -> Lab, the reference as matching sees it."""
-    return rgb_to_lab(rgb.clamp(0, 1))
+def encode_bank(features: Callable[[torch.Tensor], list[torch.Tensor]], rgb: torch.Tensor) -> Bank:
+    """References (B, 3, H, W) sRGB in [0, 1], H and W divisible by 32, through `features` (L* -> the
+    encoder's maps at strides 4 to 32, as `SemanticFeatures.features`) as gray -> their bank."""
+    lab = rgb_to_lab(rgb.clamp(0, 1))
+    return make_bank(match_keys(features(lab[:, :1])[1:]), lab)
 
 
 def warp(keys: torch.Tensor, bank: Bank, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,12 +112,15 @@ def palette_transfer(ab: torch.Tensor, bank: Bank, rounds: int = TRANSFER_ROUNDS
 def matched(confidence: torch.Tensor, bank: Bank) -> torch.Tensor:
     """How surely each place found its counterpart (B, 1, H, W) in [0, 1]: a sigmoid of the best
     match's similarity around CONFIDENT; 0 everywhere for an empty bank (no reference)."""
-    real = (bank.keys.abs().amax(dim=(1, 2)) > 0).to(confidence.dtype)[:, None, None, None]
-    return real * torch.sigmoid((confidence - CONFIDENT) / SPREAD)
+    return _present(bank, confidence) * torch.sigmoid((confidence - CONFIDENT) / SPREAD)
 
 
 def unmatched(confidence: torch.Tensor, bank: Bank) -> torch.Tensor:
     """How little each place matched (B, 1, H, W) in [0, 1]: 1 where nothing in the reference is like
     it, 0 where it found its counterpart; 0 everywhere for an empty bank (no reference)."""
-    real = (bank.keys.abs().amax(dim=(1, 2)) > 0).to(confidence.dtype)[:, None, None, None]
-    return real * (1 - torch.sigmoid((confidence - CONFIDENT) / SPREAD))
+    return _present(bank, confidence) - matched(confidence, bank)
+
+
+def _present(bank: Bank, like: torch.Tensor) -> torch.Tensor:
+    """(B, 1, 1, 1): 1 for a bank of a reference, 0 for the empty one (all keys zero: no reference)."""
+    return (bank.keys.abs().amax(dim=(1, 2)) > 0).to(like.dtype)[:, None, None, None]

@@ -10,7 +10,7 @@ from ..color import lab_to_linear_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linea
 from ..config import ModelConfig
 from .adain import AdaIN
 from .auto import AutoDecoder
-from .correspondence import Bank, make_bank, match_keys, matched, palette_transfer, reference_lab, unmatched, warp
+from .correspondence import Bank, encode_bank, match_keys, matched, palette_transfer, unmatched, warp
 from .efficientnet import TAPS, EfficientNetLite, EncoderTail
 from .palette import AB_SCALE, FEATURES, PaletteKeys, luminance_palette, palette_prior
 
@@ -185,9 +185,7 @@ class ColorNet(nn.Module):
         (needs `correspondence`): keys of the reference as gray, and its a*b*, at stride 8."""
         if not self.config.correspondence:
             raise ValueError("this model does not match references (its config has correspondence: false)")
-        lab = reference_lab(rgb)
-        keys = match_keys(self.semantic.features(lab[:, :1])[1:])
-        return make_bank(keys, lab)
+        return encode_bank(self.semantic.features, rgb)
 
     def keys(self, l: torch.Tensor) -> torch.Tensor | None:
         return None if self.palette_keys is None else self.palette_keys(l)
