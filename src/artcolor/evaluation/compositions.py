@@ -25,6 +25,7 @@ from ..image import rgb_array
 from ..inference import Colorizer
 from ..model.correspondence import Bank, encode_bank, match_keys, matched, warp
 from ..pipeline import match_input, recombine, working_size
+from . import metrics
 
 TRANSFER_ROUNDS = 8  # rounds of two orthogonal directions, each round turned by pi / (2 * rounds)
 TEMPERATURE = 0.01
@@ -69,9 +70,8 @@ def transfer(colorizer: Colorizer, photo: np.ndarray, reference_ab: torch.Tensor
 
 def reference_ab(reference: np.ndarray, n: int = 4096, seed: int = 0) -> torch.Tensor:
     """A reference's a*b*: n of its pixels (fixed seed) -> (n, 2)."""
-    lab = rgb_to_lab(torch.from_numpy(reference.copy()).permute(2, 0, 1).float() / 255)
-    ab = lab[1:].flatten(1).T
-    return ab[torch.randperm(len(ab), generator=torch.Generator().manual_seed(seed))[:n]]
+    rgb = torch.from_numpy(reference.copy()).permute(2, 0, 1).float() / 255
+    return metrics.sample_ab(rgb, n, torch.Generator().manual_seed(seed))
 
 
 @torch.inference_mode()
