@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from conftest import perturb
@@ -19,7 +20,7 @@ from artcolor.model import ColorNet
 from artcolor.model.auto import _in_gamut, annealed_mean, bin_centres, n_bins, soft_bins
 from artcolor.model.efficientnet import EncoderTail
 from artcolor.model.spread import MAX_KEYS, spread_hints
-from artcolor.training.auto import AutoConfig, cache, nearest_bin, rebalance_weights, train
+from artcolor.training.auto import AutoConfig, batch_order, cache, load_caches, losses, nearest_bin, rebalance_weights, train
 
 AUTO = dataclasses.replace(preset("tiny"), encoder="efficientnet-lite0", hints=True, auto_decoder=True, image_size=64)
 
@@ -226,17 +227,68 @@ def test_training_learns_the_colours_of_the_photos(tmp_path):
     torch.manual_seed(0)
     net = perturb(ColorNet(AUTO), scale=0.05)  # an encoder that sees something, as a pretrained one does
     cfg = AutoConfig(size=64, variants=2, epochs=60, batch_size=4, lr=3e-3)
-    cache(net, str(_photos(tmp_path / "photos")), tmp_path, cfg, log=lambda *_: None)
-    data = torch.load(tmp_path / "cache.pt", weights_only=True)
+    path = tmp_path / "cache.pt"
+    cache(net, str(_photos(tmp_path / "photos")), path, cfg, stages=4, log=lambda *_: None)
+    data = torch.load(path, weights_only=True)
     assert len(data["l"]) == 10 and len(data["held_out"]) == 1  # 5 training photos x 2 crops; 1 held out
+    assert data["colourfulness"].shape == (10,) and (data["colourfulness"] > 10).all()
     l, ab = data["l"][:4].float(), data["ab"][:4].float()
     with torch.no_grad():
         before = (net.eval()(l) - ab).abs().mean()
-    train(net, tmp_path, tmp_path, cfg, log=lambda *_: None)
+    train(net, [path], tmp_path, cfg, log=lambda *_: None)
     with torch.no_grad():
         after = (net.eval()(l) - ab).abs().mean()
     assert after < 0.6 * before
     assert (tmp_path / "auto.pt").is_file()
+
+
+def test_each_photo_folder_holds_out_its_own_split(tmp_path):
+    net = perturb(ColorNet(AUTO), scale=0.05)
+    cfg = AutoConfig(size=64, variants=1, val_fraction=0.25, max_val=64)
+    for name in ("a", "b"):
+        cache(net, str(_photos(tmp_path / name, n=8)), tmp_path / f"{name}.pt", cfg, stages=1, log=lambda *_: None)
+    a, b = (torch.load(tmp_path / f"{name}.pt", weights_only=True) for name in ("a", "b"))
+    assert len(a["held_out"]) == len(b["held_out"]) == 2 and len(a["l"]) == 6
+    assert len(a["features"]) == 1  # only the maps asked for
+    assert all("/a/" in n for n in a["held_out"]) and all("/b/" in n for n in b["held_out"])
+    assert len(load_caches([tmp_path / "a.pt", tmp_path / "b.pt"])["l"]) == 12
+
+
+def test_colourful_crops_are_drawn_more_often():
+    colour = torch.tensor([5.0, 10.0, 40.0, 80.0])
+    g = torch.Generator().manual_seed(0)
+    plain = batch_order(4, colour, AutoConfig(), g)
+    assert sorted(plain.tolist()) == [0, 1, 2, 3]  # each once
+    drawn = torch.cat([batch_order(4, colour, AutoConfig(colourful=1.0), g) for _ in range(500)])
+    counts = torch.bincount(drawn, minlength=4).float()
+    assert counts[3] > 1.5 * counts[2] > 3 * counts[1]
+
+
+def test_the_balance_term_measures_each_crops_mean_and_spread(net):
+    decoder = net.auto
+    l = torch.rand(2, 1, 64, 64) * 100
+    features = net.semantic.features(l)
+    weights = torch.ones(n_bins())
+    with torch.no_grad():
+        out = F.interpolate(decoder.read_out(*decoder.heads(features, l)), scale_factor=2, mode="nearest")
+        _, exact = losses(decoder, features, l, out, weights, AutoConfig(balance=1.0))
+        _, shifted = losses(decoder, features, l, out + 11.0, weights, AutoConfig(balance=1.0))
+    assert exact["balance"] < 1e-4
+    assert shifted["balance"] == pytest.approx(0.1, abs=1e-3)  # 11 a*b* units in each channel, / AB_SCALE 110
+
+
+def test_a_tail_grown_to_start_at_stride_4_computes_what_it_did():
+    torch.manual_seed(0)
+    net = perturb(ColorNet(dataclasses.replace(AUTO, auto_tail=True)), scale=0.05).eval()
+    grown = net.auto.tail.grown(net.semantic.encoder, 4).eval()
+    l = torch.rand(1, 1, 64, 96) * 100
+    with torch.no_grad():
+        f = net.semantic.features(l)
+        torch.testing.assert_close(grown(f[0])[1:], net.auto.tail(f[1]), rtol=0, atol=0)
+        deeper = ColorNet(dataclasses.replace(AUTO, auto_tail=True, auto_tail_from=4)).eval()
+    assert deeper.auto.stages(None) == 1
+    with pytest.raises(ValueError, match="auto_tail_from"):
+        dataclasses.replace(AUTO, auto_tail=True, auto_tail_from=16)
 
 
 def test_train_auto_command_writes_a_model_with_the_decoder(run_cli, tmp_path, gray_photo):

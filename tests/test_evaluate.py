@@ -119,9 +119,19 @@ def test_cli_errors_are_clear(data, args, message):
     assert result.exit_code == 1 and message in result.output
 
 
-def test_cli_needs_folders_or_a_table():
+def test_cli_needs_folders_or_a_table(data):
     result = CliRunner().invoke(main, ["evaluate", "--method", "gray"])
-    assert result.exit_code == 1 and "--photos and --paintings" in result.output
+    assert result.exit_code == 1 and "--photos is required" in result.output
+    result = CliRunner().invoke(main, ["evaluate", "--method", "gray", "--photos", str(data / "photos")])
+    assert result.exit_code == 1 and "--mode standard needs --paintings" in result.output
+
+
+def test_the_automatic_mode_alone_needs_no_paintings(data, tmp_path):
+    result = CliRunner().invoke(main, ["evaluate", "--photos", str(data / "photos"), "--mode", "automatic",
+                                       "--size", "48", "--out", str(tmp_path / "auto")])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "auto" / "results.json").read_text())
+    assert saved["automatic"]["psnr"] > 10 and saved["self_reference"] is None and saved["paintings"] is None
 
 
 def test_a_failed_save_keeps_the_old_results_and_leaves_no_temporary_file(data, tmp_path, monkeypatch):

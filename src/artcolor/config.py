@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
+TAIL_STARTS = (4, 8)  # the strides the automatic decoder's copy of the encoder can start from
+
 ColorSpace = Literal["lab", "rgb"]
 Encoder = Literal["none", "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
 Activation = Literal["relu", "silu", "leaky_relu"]
@@ -42,8 +44,10 @@ class ModelConfig:
     auto_decoder: bool = False
     auto_temperature: float = 0.38  # its annealed-mean read-out: 1 the mean, towards 0 the mode
     auto_mix: float = 0.5  # how far its output moves from the regression (0) to the annealed mean (1)
-    # the decoder reads its own fine-tuned copy of the encoder past stride 8 (efficientnet.EncoderTail)
+    # the decoder reads its own fine-tuned copy of the encoder past stride `auto_tail_from` (4 or 8;
+    # efficientnet.EncoderTail)
     auto_tail: bool = False
+    auto_tail_from: int = 8
     # correspondence with the reference (model/correspondence.py): its colours warped onto the photo's
     # matching places, with the match's confidence, join the U-Net's input and a learned blend at its output
     correspondence: bool = False
@@ -90,6 +94,9 @@ class ModelConfig:
             raise ValueError(f"auto_tail must be true or false, got {self.auto_tail!r}")
         if self.auto_tail and not self.auto_decoder:
             raise ValueError("auto_tail is the automatic decoder's: it needs auto_decoder true")
+        if self.auto_tail_from not in TAIL_STARTS:
+            raise ValueError(f"auto_tail_from must be one of {TAIL_STARTS} (the stride the tail starts from), "
+                             f"got {self.auto_tail_from!r}")
         if not isinstance(self.correspondence, bool):
             raise ValueError(f"correspondence must be true or false, got {self.correspondence!r}")
         if self.correspondence and (self.encoder == "none" or self.color_space != "lab"):

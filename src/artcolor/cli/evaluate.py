@@ -9,7 +9,8 @@ import click
 from . import WEIGHTS_HELP, fail
 
 # `--mode`: the evaluation modes each runs (evaluation.harness.MODES)
-MODE_SETS = {"standard": ("automatic", "self", "reframed", "paintings"), "hints": ("hints",), "reframed": ("reframed",),
+MODE_SETS = {"standard": ("automatic", "self", "reframed", "paintings"), "automatic": ("automatic",),
+             "hints": ("hints",), "reframed": ("reframed",),
              "reference": ("self", "reframed", "paintings"),
              "all": ("automatic", "self", "reframed", "paintings", "hints")}
 COMPOSITIONS = ("transfer", "match")  # baselines built on a model's parts (evaluation/compositions.py)
@@ -33,8 +34,9 @@ COMPOSITIONS = ("transfer", "match")  # baselines built on a model's parts (eval
 @click.option("--out", type=click.Path(path_type=Path), help="Write results.json and results.md here.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--mode", "mode", default="standard", show_default=True, type=click.Choice(list(MODE_SETS)),
-              help="standard: automatic, self-reference, reframed self-reference and paintings; hints: colour hints "
-                   "sampled from the ground truth (a model with hint inputs); reframed: that mode alone; "
+              help="standard: automatic, self-reference, reframed self-reference and paintings; automatic or "
+                   "reframed: that mode alone; hints: colour hints "
+                   "sampled from the ground truth (a model with hint inputs); "
                    "reference: every mode with a reference; all: every mode.")
 @click.option("--table", is_flag=True, help="Instead: print one table of the results.json files given as arguments.")
 def command(tables, photos, paintings, weights, preset, method, k, n_photos, size, name, out, device, mode, table):
@@ -54,8 +56,10 @@ def command(tables, photos, paintings, weights, preset, method, k, n_photos, siz
         except (ValueError, KeyError) as e:
             fail(f"--table: {e}")
         return
-    if photos is None or paintings is None:
-        fail("--photos and --paintings are both required")
+    if photos is None:
+        fail("--photos is required")
+    if paintings is None and set(MODE_SETS[mode]) & {"paintings", "hints"}:
+        fail(f"--mode {mode} needs --paintings")
     subject, label = _subject(method, weights, preset, device)
     result = _run(subject, photos, paintings, k, n_photos, size, MODE_SETS[mode])
     result["name"] = name or label

@@ -93,11 +93,12 @@ def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255
 
 
-def evaluate(method: Colorizer | str | Method, photos_dir: str | os.PathLike, paintings_dir: str | os.PathLike,
+def evaluate(method: Colorizer | str | Method, photos_dir: str | os.PathLike, paintings_dir: str | os.PathLike | None,
              k: int = 8, n_photos: int | None = None, size: int = EVAL_SIZE, seed: int = 0,
              progress: bool = False, modes: Sequence[str] = STANDARD_MODES) -> dict:
-    """Run the `modes` (of MODES; the hints mode needs a model with hint inputs); returns a
-    JSON-ready dict (a mode not run, or one a method cannot run, is None)."""
+    """Run the `modes` (of MODES; the hints mode needs a model with hint inputs; paintings are read
+    only by the paintings and hints modes); returns a JSON-ready dict (a mode not run, or one a
+    method cannot run, is None)."""
     if k < 2:
         raise ValueError(f"k must be at least 2 to compare references, got {k}")
     unknown = sorted(set(modes) - set(MODES))
@@ -107,8 +108,11 @@ def evaluate(method: Colorizer | str | Method, photos_dir: str | os.PathLike, pa
     if "hints" in modes and m.hinted is None:
         raise ValueError(f"the hints mode needs a model with colour hint inputs; {m.name} takes none")
     photos = load_folder(photos_dir, n_photos, size)
-    paintings = load_folder(paintings_dir, k, size)
-    if len(paintings) < k:
+    needs_paintings = bool(set(modes) & {"paintings", "hints"})
+    if needs_paintings and paintings_dir is None:
+        raise ValueError("the paintings and hints modes need a folder of paintings")
+    paintings = load_folder(paintings_dir, k, size) if needs_paintings else []
+    if needs_paintings and len(paintings) < k:
         raise ValueError(f"{paintings_dir}: k={k} paintings asked for, only {len(paintings)} found")
     with torch.inference_mode():
         auto = fidelity(m, photos, "automatic", seed, progress) if m.automatic and "automatic" in modes else None
@@ -118,7 +122,7 @@ def evaluate(method: Colorizer | str | Method, photos_dir: str | os.PathLike, pa
         hinted = with_hints(m, photos, paintings, seed, progress) if "hints" in modes else None
     return {
         "name": m.name, "method": m.name, "artcolor_version": __version__,
-        "photos": str(photos_dir), "paintings": str(paintings_dir), "n_photos": len(photos), "k": k,
+        "photos": str(photos_dir), "paintings": str(paintings_dir) if needs_paintings else None, "n_photos": len(photos), "k": k,
         "size": size, "seed": seed, "references": [name for name, _ in paintings],
         "automatic": auto, "self_reference": own, "reframed": reframed, "paintings_mode": cross, "hints_mode": hinted,
     }

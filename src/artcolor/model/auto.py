@@ -4,7 +4,7 @@ A reference tells the U-Net which colours to use; with none, the colours must co
 the photo. The U-Net's null style learned only the average colour (gray with a tint), so automatic
 colourisation gets a decoder of its own on the encoder's features (strides 4 to 32) and L*,
 trained with the shared encoder frozen (`training/auto.py`); with the config's `auto_tail` it reads
-its own fine-tuned copy of the encoder past stride 8 (`EncoderTail`) instead.
+its own fine-tuned copy of the encoder past stride 8 or 4 (`EncoderTail`) instead.
 
 It predicts a*b* two ways, as Zhang et al. (2016) and the regression probes in the notes suggest:
 - `logits` over the a*b* bins of a 23 x 23 grid (10 apart, -110 to 110) that sRGB colours fall in,
@@ -115,8 +115,8 @@ class AutoDecoder(nn.Module):
     the prediction afterwards (`spread.py`).
     Each fusion is a 1x1 conv then a 3x3 one: the encoder has seen the context already, and training
     on two CPU cores pays for every multiply.
-    With a `tail` (its own copy of the encoder past stride 8, fine-tuned with it), the features at
-    strides 16 and 32 are the tail's; hints still spread by the shared encoder's.
+    With a `tail` (its own copy of the encoder past stride 8 or 4, fine-tuned with it), the features
+    past the tail's start are the tail's; hints still spread by the shared encoder's.
     """
 
     def __init__(self, feature_channels: tuple[int, ...], temperature: float, mix: float, tail: EncoderTail | None = None):
@@ -134,15 +134,21 @@ class AutoDecoder(nn.Module):
 
     def stages(self, hints: torch.Tensor | None) -> int:
         """How many of the shared encoder's maps (strides 4, 8, 16, 32) it reads: a tail computes its
-        own past stride 8, and hints spread by the shared maps up to stride 16 (`spread.LEVELS`)."""
+        own past its start, and hints spread by the shared maps up to stride 16 (`spread.LEVELS`)."""
         if self.tail is None:
             return len(self.lateral)
-        return LEVELS if hints is not None else 2
+        return LEVELS if hints is not None else self.shared
+
+    @property
+    def shared(self) -> int:
+        """How many of the shared encoder's maps the decoder itself reads (those before its tail's)."""
+        return len(self.lateral) if self.tail is None else len(self.lateral) - len(self.tail.taps)
 
     def heads(self, features: list[torch.Tensor], l: torch.Tensor):
         """-> (logits (B, Q, H/4, W/4), regressed a*b* (B, 2, H/2, W/2) in a*b* units)."""
         if self.tail is not None:
-            features = [*features[:2], *self.tail(features[1])]
+            k = self.shared
+            features = [*features[:k], *self.tail(features[k - 1])]
         f4, f8, f16, f32 = (lat(f) for lat, f in zip(self.lateral, features))
         x = self.top(torch.cat([f32, hint_slots(l, 32)], dim=1))
         for fuse, f, stride in zip(self.fuse, (f16, f8, f4), (16, 8, 4)):
@@ -153,15 +159,18 @@ class AutoDecoder(nn.Module):
         x = F.interpolate(self.narrow(x), size=stem.shape[-2:], mode="bilinear", align_corners=False)
         return logits, self.regress(self.last(torch.cat([x, stem], dim=1))) * AB_SCALE
 
+    def read_out(self, logits: torch.Tensor, regressed: torch.Tensor) -> torch.Tensor:
+        """The heads' outputs -> a*b* at stride 2: the regression moved `mix` of the way to the annealed mean."""
+        if not self.mix:
+            return regressed
+        vivid = F.interpolate(annealed_mean(logits, self.temperature), size=regressed.shape[-2:], mode="bilinear",
+                              align_corners=False)
+        return regressed + self.mix * (vivid - regressed)
+
     def forward(self, features: list[torch.Tensor], l: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         """-> a*b* (B, 2, H, W): the regression moved `mix` of the way to the annealed mean, then moved
         towards the hints where the photo looks like them; where a hint is, its own a*b*."""
-        logits, ab = self.heads(features, l)
-        if self.mix:
-            vivid = F.interpolate(annealed_mean(logits, self.temperature), size=ab.shape[-2:], mode="bilinear",
-                                  align_corners=False)
-            ab = ab + self.mix * (vivid - ab)
-        ab = F.interpolate(ab, size=l.shape[-2:], mode="bilinear", align_corners=False)
+        ab = F.interpolate(self.read_out(*self.heads(features, l)), size=l.shape[-2:], mode="bilinear", align_corners=False)
         if hints is not None:
             ab = spread_hints(ab, hints, features, l)
             mask = hints[:, 2:3]

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import TAIL_STARTS
+
 # (repeats, kernel, stride, expand ratio, in channels, out channels) per stage, before scaling
 STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
           (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320))
@@ -122,15 +124,29 @@ class EfficientNetLite(nn.Module):
 
 
 class EncoderTail(nn.Module):
-    """A copy of an encoder's blocks after its stride-8 features: those features in, the ones at
-    strides 16 and 32 out. The automatic decoder fine-tunes it (`model/auto.py`) while the shared
-    encoder stays as ImageNet left it; its batch norms keep their statistics, as the encoder's do."""
+    """A copy of an encoder's blocks after its features at stride `start` (4 or 8): those features in,
+    the coarser ones out (strides 8, 16, 32 or 16, 32). The automatic decoder fine-tunes it
+    (`model/auto.py`) while the shared encoder stays as ImageNet left it; its batch norms keep their
+    statistics, as the encoder's do."""
 
-    def __init__(self, encoder: EfficientNetLite):
+    def __init__(self, encoder: EfficientNetLite, start: int = 8):
         super().__init__()
-        first = encoder.taps[1] + 1
+        self.start = start
+        tap = TAIL_STARTS.index(start)
+        first = encoder.taps[tap] + 1
         self.blocks = copy.deepcopy(encoder.blocks[first:])
-        self.taps = [t - first for t in encoder.taps[2:]]
+        self.taps = [t - first for t in encoder.taps[tap + 1:]]
+
+    def grown(self, encoder: EfficientNetLite, start: int) -> "EncoderTail":
+        """A tail starting at the finer stride `start`: the encoder's blocks up to this tail's start,
+        then this tail's own (fine-tuned) blocks."""
+        if start > self.start:
+            raise ValueError(f"a tail from stride {self.start} can grow to a finer start, not to {start}")
+        tail = EncoderTail(encoder, start)
+        offset = len(tail.blocks) - len(self.blocks)
+        for i, block in enumerate(self.blocks):
+            tail.blocks[offset + i].load_state_dict(block.state_dict())
+        return tail
 
     def train(self, mode: bool = True):
         return super().train(False)

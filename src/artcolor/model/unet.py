@@ -171,7 +171,7 @@ class ColorNet(nn.Module):
             nn.init.zeros_(self.blend.weight)
             nn.init.zeros_(self.blend.bias)
         if c.auto_decoder:
-            tail = EncoderTail(self.semantic.encoder) if c.auto_tail else None
+            tail = EncoderTail(self.semantic.encoder, c.auto_tail_from) if c.auto_tail else None
             self.auto = AutoDecoder(self.semantic.encoder.channels, c.auto_temperature, c.auto_mix, tail)
         else:
             self.auto = None

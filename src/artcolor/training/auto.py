@@ -18,6 +18,7 @@ its prediction by feature affinity (`model/spread.py`).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import time
@@ -29,10 +30,12 @@ import torch
 import torch.nn.functional as F
 
 from ..color import rgb_to_lab
+from ..evaluation.metrics import colorfulness
 from ..model import ColorNet
 from ..model.auto import BINS_1D, AutoDecoder, _in_gamut, grid_index, soft_bins
 from ..model.palette import AB_SCALE
 from . import data as D
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import DataConfig
 
 
@@ -44,20 +47,35 @@ class AutoConfig:
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    tail_lr: float = 1e-4  # the decoder's own copy of the encoder past stride 8, if it has one (no decay)
+    tail_lr: float = 1e-4  # the decoder's own copy of the encoder past its start, if it has one (no decay)
     regression: float = 10.0  # weight of the Huber term beside the cross-entropy
     rebalance: float = 0.5  # lambda: 0 weights by rarity alone, 1 not at all
+    # weight of the colour-balance term: each crop's mean and spread of a*b*, output against ground truth
+    balance: float = 0.0
+    colourful: float = 0.0  # crops drawn with probability ~ colourfulness ** this (0: each once per epoch)
+    steps: int = 0  # stop after this many steps in all (0: run every epoch)
+    val_fraction: float = DataConfig.val_fraction  # each photo folder's held-out split, as `artcolor train`'s
+    max_val: int = DataConfig.max_val
+    device: str = "cpu"
     seed: int = 0
 
 
+def cache_path(folder: Path, photos: str, cfg: AutoConfig, stages: int) -> Path:
+    """Where the crops of one photo source are cached: one file per source and crop settings, so
+    runs that share a source share its cache."""
+    key = hashlib.sha1(f"{photos}|{cfg.size}|{cfg.variants}|{cfg.seed}|{stages}|{cfg.val_fraction}|{cfg.max_val}"
+                       .encode()).hexdigest()[:10]
+    return folder / f"{Path(photos.rstrip('/')).name or 'photos'}-{key}.pt"
+
+
 @torch.inference_mode()
-def cache(net: ColorNet, photos: str, out: Path, cfg: AutoConfig, batch: int = 64, log=print) -> None:
-    """Encoder features, L* and a*b* of `cfg.variants` crops of every training photo -> out/cache.pt."""
+def cache(net: ColorNet, photos: str, path: Path, cfg: AutoConfig, stages: int, batch: int = 64, log=print) -> None:
+    """The first `stages` encoder feature maps, L*, a*b* and colourfulness of `cfg.variants` crops of
+    every photo of `photos` but its held-out split -> `path`."""
     source = D.open_source(photos)
-    split = DataConfig()  # the split `artcolor train` holds out
-    train_idx, held_idx = D.split_indices(source.names, split.val_fraction, split.max_val)
+    train_idx, held_idx = D.split_indices(source.names, cfg.val_fraction, cfg.max_val)
     net.semantic.eval()
-    feats, ls, abs_, start = None, [], [], time.time()
+    feats, ls, abs_, colour, start = None, [], [], [], time.time()
     keys = [(i, v) for i in train_idx for v in range(cfg.variants)]
     for at in range(0, len(keys), batch):
         crops = []
@@ -70,20 +88,31 @@ def cache(net: ColorNet, photos: str, out: Path, cfg: AutoConfig, batch: int = 6
             crops.append(D.random_crop(im, cfg.size, np.random.default_rng([cfg.seed, i, v])).copy())
         if not crops:
             continue
-        lab = rgb_to_lab(torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255)
-        f = net.semantic.features(lab[:, :1])  # as the network sees the photo
+        rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
+        lab = rgb_to_lab(rgb)
+        f = net.semantic.features(lab[:, :1], stages)  # as the network sees the photo
         feats = [[] for _ in f] if feats is None else feats
         for store, x in zip(feats, f):
             store.append(x.half())
         ls.append(lab[:, :1].half())
         abs_.append(lab[:, 1:].half())
+        colour.append(colorfulness(rgb))
         if at // batch % 20 == 0:
-            log(f"cached {at + len(crops)}/{len(keys)} crops ({time.time() - start:.0f} s)")
+            log(f"{photos}: cached {at + len(crops)}/{len(keys)} crops ({time.time() - start:.0f} s)")
     if feats is None:
         raise ValueError(f"{photos}: none of the training photos could be read")
-    out.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
     torch.save({"features": [torch.cat(f) for f in feats], "l": torch.cat(ls), "ab": torch.cat(abs_),
-                "held_out": [source.names[i] for i in held_idx]}, out / "cache.pt")
+                "colourfulness": torch.cat(colour), "held_out": [source.names[i] for i in held_idx]}, tmp)
+    tmp.replace(path)
+
+
+def load_caches(paths: list[Path]) -> dict:
+    """The caches of several sources as one: their crops concatenated."""
+    parts = [torch.load(p, weights_only=True) for p in paths]
+    return {"features": [torch.cat(maps) for maps in zip(*(p["features"] for p in parts))],
+            **{k: torch.cat([p[k] for p in parts]) for k in ("l", "ab", "colourfulness")}}
 
 
 def rebalance_weights(ab: torch.Tensor, lam: float) -> torch.Tensor:
@@ -116,59 +145,86 @@ def losses(decoder: AutoDecoder, features, l, ab, weights, cfg: AutoConfig) -> t
     ce = -(soft_bins(ab4) * torch.log_softmax(logits, dim=1)).sum(1)
     ce = (ce * weights[nearest_bin(ab4)]).mean()
     huber = F.smooth_l1_loss(regressed / AB_SCALE, ab2 / AB_SCALE, beta=0.1)
-    return ce + cfg.regression * huber, {"ce": ce.item(), "huber": huber.item()}
+    loss, parts = ce + cfg.regression * huber, {"ce": ce.item(), "huber": huber.item(), "balance": 0.0}
+    if cfg.balance:
+        out = decoder.read_out(logits, regressed) / AB_SCALE
+        target = ab2 / AB_SCALE
+        balance = ((out.mean((2, 3)) - target.mean((2, 3))).abs() + (out.std((2, 3)) - target.std((2, 3))).abs()).mean()
+        loss, parts["balance"] = loss + cfg.balance * balance, balance.item()
+    return loss, parts
 
 
-def train(net: ColorNet, cached: Path, out: Path, cfg: AutoConfig, resume: bool = False, log=print) -> AutoDecoder:
-    """Train `net.auto` (built fresh unless resuming) on the cache; checkpoints to out/auto.pt each epoch."""
-    data = torch.load(cached / "cache.pt", weights_only=True)
-    features, l_all, ab_all = data["features"], data["l"], data["ab"]
+def batch_order(n: int, colour: torch.Tensor, cfg: AutoConfig, g: torch.Generator) -> torch.Tensor:
+    """An epoch's crop indices: each once, or drawn with probability ~ colourfulness ** `cfg.colourful`."""
+    if not cfg.colourful:
+        return torch.randperm(n, generator=g)
+    return torch.multinomial(colour.double().clamp(min=1) ** cfg.colourful, n, replacement=True, generator=g)
+
+
+def train(net: ColorNet, caches: list[Path], out: Path, cfg: AutoConfig, resume: bool = False, log=print) -> AutoDecoder:
+    """Train `net.auto` (built fresh unless resuming) on the cached crops; checkpoints to out/auto.pt
+    each epoch (and at `cfg.steps`)."""
+    data = load_caches(caches)
+    features, l_all, ab_all, colour = data["features"], data["l"], data["ab"], data["colourfulness"]
     n = len(l_all)
     weights = rebalance_weights(ab_all, cfg.rebalance)
-    decoder = net.auto
+    drawn = colour.double().clamp(min=1) ** cfg.colourful
+    log(f"{n} crops; mean colourfulness {colour.mean():.1f}, as drawn {(drawn * colour).sum() / drawn.sum():.1f}")
+    device = torch.device(cfg.device)
+    decoder = net.auto.to(device)
+    weights = weights.to(device)
     tail = list(decoder.tail.parameters()) if decoder.tail is not None else []
     rest = [p for name, p in decoder.named_parameters() if not name.startswith("tail.")]
     opt = torch.optim.AdamW([{"params": rest}, {"params": tail, "lr": cfg.tail_lr, "weight_decay": 0.0}],
                             lr=cfg.lr, weight_decay=cfg.weight_decay)
-    used = decoder.stages(hints=None)  # a tail computes the features past stride 8 itself
+    used = decoder.stages(hints=None)  # a tail computes the features past its start itself
     batch = min(cfg.batch_size, n)
     steps_per_epoch = n // batch
-    total = cfg.epochs * steps_per_epoch
+    total = min(cfg.epochs * steps_per_epoch, cfg.steps or math.inf)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1, (s + 1) / 200) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-    epoch = 0
+    epoch = step = 0
     if resume and (out / "auto.pt").is_file():
-        state = torch.load(out / "auto.pt", weights_only=True)
+        state = load_checkpoint(out / "auto.pt")
         decoder.load_state_dict(state["decoder"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
-        epoch = state["epoch"]
-        log(f"resumed at epoch {epoch}")
-    for epoch in range(epoch, cfg.epochs):  # noqa: B020 (resumes from the saved epoch)
+        epoch, step = state["epoch"], state.get("step", state["epoch"] * steps_per_epoch)
+        log(f"resumed at epoch {epoch}, step {step}")
+    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    while epoch < cfg.epochs and step < total:
         g = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
-        order = torch.randperm(n, generator=g)
+        order = batch_order(n, colour, cfg, g)
         decoder.train()
-        start, sums = time.time(), {"ce": 0.0, "huber": 0.0}
-        for s in range(steps_per_epoch):
+        start, sums = time.time(), {"ce": 0.0, "huber": 0.0, "balance": 0.0}
+        first = step - epoch * steps_per_epoch  # resuming inside an epoch
+        for s in range(first, steps_per_epoch):
             idx = order[s * batch:(s + 1) * batch]
-            f = [x[idx].float() for x in features[:used]]
-            l, ab = l_all[idx].float(), ab_all[idx].float()
+            f = [x[idx].to(device).float() for x in features[:used]]
+            l, ab = l_all[idx].to(device).float(), ab_all[idx].to(device).float()
             if torch.rand((), generator=g) < 0.5:
                 f, l, ab = [x.flip(-1) for x in f], l.flip(-1), ab.flip(-1)
-            loss, parts = losses(decoder, f, l, ab, weights, cfg)
+            with amp:
+                loss, parts = losses(decoder, f, l, ab, weights, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
             opt.step()
             sched.step()
+            step += 1
             for k in sums:
                 sums[k] += parts[k]
-            if (s + 1) % 100 == 0:
-                log(f"epoch {epoch + 1} step {s + 1}/{steps_per_epoch} ce {sums['ce'] / (s + 1):.3f} "
-                    f"huber {sums['huber'] / (s + 1):.4f} ({(s + 1) * batch / (time.time() - start):.0f} crops/s)")
-        torch.save({"decoder": decoder.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "epoch": epoch + 1, "config": dataclasses.asdict(cfg)}, out / "auto.pt.tmp")
-        (out / "auto.pt.tmp").replace(out / "auto.pt")
-        log(f"epoch {epoch + 1} done: ce {sums['ce'] / steps_per_epoch:.3f} huber {sums['huber'] / steps_per_epoch:.4f}")
+            done = s + 1 - first
+            if done % 100 == 0:
+                log(f"epoch {epoch + 1} step {s + 1}/{steps_per_epoch} " + " ".join(f"{k} {v / done:.4f}" for k, v in sums.items())
+                    + f" ({done * batch / (time.time() - start):.0f} crops/s)")
+            if step >= total:
+                break
+        epoch += step % steps_per_epoch == 0
+        save_checkpoint(out / "auto.pt", {"decoder": decoder.state_dict(), "opt": opt.state_dict(),
+                                          "sched": sched.state_dict(), "epoch": epoch, "step": step,
+                                          "config": dataclasses.asdict(cfg)})
+        done = max(1, s + 1 - first)
+        log(f"epoch {epoch} at step {step}: " + " ".join(f"{k} {v / done:.4f}" for k, v in sums.items()))
     (out / "auto_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
-    return decoder.eval()
+    return decoder.cpu().eval()
