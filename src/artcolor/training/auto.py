@@ -161,6 +161,20 @@ def batch_order(n: int, colour: torch.Tensor, cfg: AutoConfig, g: torch.Generato
     return torch.multinomial(colour.double().clamp(min=1) ** cfg.colourful, n, replacement=True, generator=g)
 
 
+def optimizer(decoder: AutoDecoder, cfg: AutoConfig, total: int):
+    """AdamW (the tail at its own rate, without decay), warm-up of 200 steps then cosine to `total`."""
+    tail = list(decoder.tail.parameters()) if decoder.tail is not None else []
+    rest = [p for name, p in decoder.named_parameters() if not name.startswith("tail.")]
+    opt = torch.optim.AdamW([{"params": rest}, {"params": tail, "lr": cfg.tail_lr, "weight_decay": 0.0}],
+                            lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return opt, torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1, (s + 1) / 200) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+
+
+def _means(sums: dict, n: int) -> str:
+    return " ".join(f"{k} {v / n:.4f}" for k, v in sums.items())
+
+
 def train(net: ColorNet, caches: list[Path], out: Path, cfg: AutoConfig, resume: bool = False, log=print) -> AutoDecoder:
     """Train `net.auto` (built fresh unless resuming) on the cached crops; checkpoints to out/auto.pt
     each epoch (and at `cfg.steps`)."""
@@ -173,16 +187,11 @@ def train(net: ColorNet, caches: list[Path], out: Path, cfg: AutoConfig, resume:
     device = torch.device(cfg.device)
     decoder = net.auto.to(device)
     weights = weights.to(device)
-    tail = list(decoder.tail.parameters()) if decoder.tail is not None else []
-    rest = [p for name, p in decoder.named_parameters() if not name.startswith("tail.")]
-    opt = torch.optim.AdamW([{"params": rest}, {"params": tail, "lr": cfg.tail_lr, "weight_decay": 0.0}],
-                            lr=cfg.lr, weight_decay=cfg.weight_decay)
     used = decoder.stages(hints=None)  # a tail computes the features past its start itself
     batch = min(cfg.batch_size, n)
     steps_per_epoch = n // batch
     total = min(cfg.epochs * steps_per_epoch, cfg.steps or math.inf)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1, (s + 1) / 200) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    opt, sched = optimizer(decoder, cfg, total)
     epoch = step = 0
     if resume and (out / "auto.pt").is_file():
         state = load_checkpoint(out / "auto.pt")
@@ -216,15 +225,14 @@ def train(net: ColorNet, caches: list[Path], out: Path, cfg: AutoConfig, resume:
                 sums[k] += parts[k]
             done = s + 1 - first
             if done % 100 == 0:
-                log(f"epoch {epoch + 1} step {s + 1}/{steps_per_epoch} " + " ".join(f"{k} {v / done:.4f}" for k, v in sums.items())
-                    + f" ({done * batch / (time.time() - start):.0f} crops/s)")
+                log(f"epoch {epoch + 1} step {s + 1}/{steps_per_epoch} {_means(sums, done)} "
+                    f"({done * batch / (time.time() - start):.0f} crops/s)")
             if step >= total:
                 break
         epoch += step % steps_per_epoch == 0
         save_checkpoint(out / "auto.pt", {"decoder": decoder.state_dict(), "opt": opt.state_dict(),
                                           "sched": sched.state_dict(), "epoch": epoch, "step": step,
                                           "config": dataclasses.asdict(cfg)})
-        done = max(1, s + 1 - first)
-        log(f"epoch {epoch} at step {step}: " + " ".join(f"{k} {v / done:.4f}" for k, v in sums.items()))
+        log(f"epoch {epoch} at step {step}: {_means(sums, max(1, s + 1 - first))}")
     (out / "auto_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
     return decoder.cpu().eval()
