@@ -1,0 +1,38 @@
+"""The bundled model's outputs, pinned (scripts/bundled_outputs.py): a change of code that should
+change nothing, changes nothing. Identical on the machine that pinned them; another CPU may round a
+few pixels one level apart, so the test allows one level and no more than 1% of values."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("bundled_outputs", ROOT / "scripts" / "bundled_outputs.py")
+bundled_outputs = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bundled_outputs)
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def pinned_and_now():
+    return dict(np.load(bundled_outputs.PINNED)), bundled_outputs.outputs()
+
+
+def test_every_mode_is_pinned(pinned_and_now):
+    pinned, now = pinned_and_now
+    assert set(pinned) == set(now)
+
+
+@pytest.mark.parametrize("mode", ["automatic", "palette", "painting", "hints", "painting_hints",
+                                  "onnx_automatic", "onnx_painting", "onnx_hints"])
+def test_outputs_are_as_pinned(pinned_and_now, mode):
+    pinned, now = pinned_and_now
+    a, b = now[mode].astype(int), pinned[mode].astype(int)
+    assert a.shape == b.shape
+    diff = np.abs(a - b)
+    assert diff.max() <= 1 and (diff > 0).mean() <= 0.01, (mode, diff.max(), (diff > 0).mean())
