@@ -132,6 +132,7 @@ def test_the_automatic_mode_alone_needs_no_paintings(data, tmp_path):
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "auto" / "results.json").read_text())
     assert saved["automatic"]["psnr"] > 10 and saved["self_reference"] is None and saved["paintings"] is None
+    assert "3 photos at short side 48 px." in result.output  # no paintings read, none claimed
 
 
 def test_a_failed_save_keeps_the_old_results_and_leaves_no_temporary_file(data, tmp_path, monkeypatch):

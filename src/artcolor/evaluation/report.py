@@ -66,8 +66,7 @@ def markdown_table(results: list[dict]) -> str:
              "| --- |" + " ---: |" * len(COLUMNS)]
     for r in results:
         lines.append(f"| {r['name']} | " + " | ".join(_cell(r, *c[1:]) for c in COLUMNS) + " |")
-    settings = {(r["n_photos"], r["k"], r["size"]) for r in results}
-    notes = "; ".join(f"{n} photos x {k} paintings at short side {s} px" for n, k, s in sorted(settings))
+    notes = "; ".join(sorted({_setting(r) for r in results}))
     chance = ", ".join(sorted({f"{1 / r['k']:.3f}" for r in results}))
     return "\n".join(lines) + (
         f"\n\n{notes}. Automatic: no reference; self: the colour photo is its own reference; reframed: "
@@ -76,6 +75,12 @@ def markdown_table(results: list[dict]) -> str:
         f"palette SWD: sliced Wasserstein distance between output and reference a*b* (Lab units); "
         f"retrieval chance = {chance}; L* SSIM: lightness kept, paintings mode.\n") + (
         "\n" + hints_table(hinted) if hinted else "")
+
+
+def _setting(r: dict) -> str:
+    """What a result was measured on: photos (x paintings, where a mode read them) at a short side."""
+    paintings = f" x {r['k']} paintings" if r.get("paintings") is not None else ""
+    return f"{r['n_photos']} photos{paintings} at short side {r['size']} px"
 
 
 def hints_table(results: list[dict]) -> str:
@@ -87,7 +92,7 @@ def hints_table(results: list[dict]) -> str:
         cells = [fmt.format(*(h[k] for k in key)) if isinstance(key, tuple) else fmt.format(h[key])
                  for _, key, fmt in HINT_COLUMNS]
         lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
-    notes = "; ".join(sorted({f"{r['n_photos']} photos x {r['k']} paintings at short side {r['size']} px" for r in results}))
+    notes = "; ".join(sorted({_setting(r) for r in results}))
     h = results[0]["hints_mode"]
     return "\n".join(lines) + (
         f"\n\n{notes}. Hints sampled from the ground truth at random places (fixed seed), disks of radius "
