@@ -10,7 +10,7 @@ from typing import Literal
 
 import yaml
 
-from ..config import ModelConfig, preset
+from ..config import PRESETS, ModelConfig
 
 
 @dataclass
@@ -133,26 +133,12 @@ _SECTIONS = {"model": ModelConfig, "data": DataConfig, "recipe": RecipeConfig, "
 
 
 def preset_config(name: str) -> TrainConfig:
-    """`default`: our recipe on the default model; `seed`: the report's; `tiny`: for tests."""
-    if name == "default":
-        return TrainConfig(model=preset("default"))
-    if name == "seed":
-        return TrainConfig(
-            model=preset("seed"),
-            recipe=RecipeConfig(kind="seed"),
-            loss=LossConfig(mse=1.0, huber_ab=0.0, palette=0.0, auto_palette=0.0),
-            optim=OptimConfig(lr=1e-3, ema=0.0),
-        )
-    if name == "tiny":
-        return TrainConfig(
-            model=preset("tiny"),
-            data=DataConfig(max_val=4, num_workers=0),
-            optim=OptimConfig(steps=20, batch_size=4, warmup=2, ema=0.9),
-            val_every=10,
-            ckpt_every=5,
-            log_every=5,
-        )
-    raise ValueError(f"unknown training config {name!r}; choose default, seed, tiny or a .yaml file")
+    """A named preset of `config.PRESETS` (`default`: our recipe on the default model; `seed`: the
+    report's; `tiny`: for tests): its network, and its changes to the defaults of every other section."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown training config {name!r}; choose {', '.join(PRESETS)} or a .yaml file")
+    entry = PRESETS[name]
+    return TrainConfig.from_dict(_merge({**TrainConfig().to_dict(), "model": entry.model.to_dict()}, entry.training))
 
 
 def load_config(name_or_path: str, overrides: list[str] = (), run: bool = False) -> TrainConfig:
