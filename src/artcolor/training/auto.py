@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from ..color import rgb_to_lab
-from ..evaluation.metrics import colorfulness
+from ..losses import colorfulness
 from ..model import ColorNet
 from ..model.auto import BINS_1D, AutoDecoder, _in_gamut, grid_index, soft_bins
 from ..model.palette import AB_SCALE
