@@ -158,12 +158,16 @@ def test_train_auto_command_writes_a_model_with_the_decoder(run_cli, tmp_path, g
     torch.manual_seed(0)
     Colorizer(ColorNet(dataclasses.replace(AUTO, auto_decoder=False))).save(base)
     photos = _photos(tmp_path / "photos")
-    code, out, err = run_cli("train-auto", "--weights", str(base), "--photos", str(photos), "--out",
-                             str(tmp_path / "run"), "--epochs", "1", "--mix", "0.25")
-    assert code == 0, err
+    for run in ("run", "again"):
+        code, out, err = run_cli("train-auto", "--weights", str(base), "--photos", str(photos), "--out",
+                                 str(tmp_path / run), "--epochs", "1", "--mix", "0.25")
+        assert code == 0, err
     model = Colorizer.load(tmp_path / "run" / "model")
     assert model.net.auto is not None and model.net.auto.mix == 0.25
     assert model.colorize(gray_photo).size == gray_photo.size
+    again = Colorizer.load(tmp_path / "again" / "model").net.state_dict()
+    for name, w in model.net.state_dict().items():  # the new decoder, as all else, follows the seed
+        assert torch.equal(w, again[name]), name
     code, _, err = run_cli("train-auto", "--weights", str(tmp_path / "nowhere"), "--photos", str(photos),
                            "--out", str(tmp_path / "r2"))
     assert code != 0 and "nowhere" in err

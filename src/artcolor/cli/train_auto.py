@@ -53,11 +53,13 @@ def _default(key: str) -> str:
 @click.option("--device",
               help=f"auto, cpu, cuda or cuda:N, bfloat16 autocast on CUDA (default: the config's, {TrainConfig.device}).")
 @click.option("--seed", type=click.IntRange(min=0),
-              help=f"Seeds the cached crops and the batch order (default: the config's, {TrainConfig.seed}).")
+              help=f"Seeds the cached crops, a new decoder and the batch order (default: the config's, {TrainConfig.seed}).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out (its config, cache and checkpoint).")
 def command(weights, photos, out, cache, config, overrides, temperature, mix, tail, tail_from, resume, **settings):
     """Cache the frozen encoder's features of --photos, train an automatic decoder on them, and write
     the model with it to OUT/model. Rows coloured with no reference then use the decoder."""
+    import torch
+
     from ..inference import Colorizer
     from ..training.auto import cache_path, decoder_device, train
     from ..training.auto import cache as write_cache
@@ -70,6 +72,7 @@ def command(weights, photos, out, cache, config, overrides, temperature, mix, ta
         fail(str(e))
     if base.semantic is None:
         fail("the model has no encoder (config encoder: none): an automatic decoder reads its features")
+    torch.manual_seed(cfg.seed)  # a new decoder's (or tail's) initial weights
     try:
         net = with_decoder(base, tail or tail_from is not None, tail_from, temperature, mix)
     except ValueError as e:
