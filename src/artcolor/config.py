@@ -173,6 +173,9 @@ class Preset:
 
 # the one table of presets, for inference (`preset`) and training (`training.config.preset_config`)
 PRESETS: dict[str, Preset] = {
+    # ours: Lab, a wider bottleneck, a larger style vector and a luminance-keyed palette with classes,
+    # and, for what is in the photo, ImageNet EfficientNet-Lite0 features; colour hints
+    "default": Preset(ModelConfig(palette_bins=16, palette_classes=8, encoder="efficientnet-lite0", hints=True)),
     # the report's final network: quarter widths, extra blocks at the two deepest levels, RGB; and its
     # implicit training (the untouched ground truth as the reference, MSE on RGB)
     "seed": Preset(
@@ -191,9 +194,6 @@ PRESETS: dict[str, Preset] = {
             "optim": {"lr": 1e-3, "ema": 0.0},
         },
     ),
-    # ours: Lab, a wider bottleneck, a larger style vector and a luminance-keyed palette with classes,
-    # and, for what is in the photo, ImageNet EfficientNet-Lite0 features; colour hints
-    "default": Preset(ModelConfig(palette_bins=16, palette_classes=8, encoder="efficientnet-lite0", hints=True)),
     # for tests: a few thousand parameters, a run of 20 steps
     "tiny": Preset(
         ModelConfig(

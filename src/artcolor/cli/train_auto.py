@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..config import PRESETS
 from ..training.config import AutoConfig, TrainConfig
 from . import WEIGHTS_HELP, fail
 
@@ -29,7 +30,7 @@ def _default(key: str) -> str:
 @click.option("--cache", default=None, type=click.Path(path_type=Path),
               help="Folder of the cached crops, one file per photo source (default: OUT/cache); runs may share it.")
 @click.option("--config", "config", default="default", show_default=True,
-              help="default, seed, tiny or FILE.yaml: the run's `auto` section, held-out split (data), seed and device.")
+              help=f"{', '.join(PRESETS)} or FILE.yaml: the run's `auto` section, held-out split (data), seed and device.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config value, e.g. auto.batch_size=16 or data.max_val=32.")
 @click.option("--epochs", type=click.IntRange(min=1), help=f"Epochs over the cached crops {_default('epochs')}.")
