@@ -1,4 +1,8 @@
-"""Training: data, the reference recipe, the loop, diagnostics and multi-process scale-out."""
+"""Training. `artcolor train`: `loop.py` runs the steps of a `Run` built in `run.py`, on the batches
+`batches.py` assembles from `data.py`'s sources, with `recipe.py`'s references and `step.py`'s loss;
+`growth.py` starts it from a smaller or older model (`--init`), `diagnostics.py` validates and plots,
+`distributed.py` scales it out. `artcolor train-auto`: `auto.py`. Both are configured by `config.py`
+and checkpoint through `checkpoint.py`."""
 
 import importlib
 

@@ -167,6 +167,7 @@ def train(net: ColorNet, caches: list[Path], out: Path, cfg: TrainConfig, resume
     """Train `net.auto` (built fresh unless resuming) on the cached crops, as `cfg.auto` says; the config
     goes to out/config.yaml, checkpoints to out/auto.pt each epoch (and at `cfg.auto.steps`)."""
     a = cfg.auto
+    # the cached crops, the weight of each colour bin, the decoder, its optimiser and schedule
     data = load_caches(caches)
     n, colour = len(data["l"]), data["colourfulness"]
     drawn = colour.double().clamp(min=1) ** a.colourful
@@ -180,7 +181,7 @@ def train(net: ColorNet, caches: list[Path], out: Path, cfg: TrainConfig, resume
     total = min(a.epochs * steps_per_epoch, a.steps or math.inf)
     opt, sched = optimizer(decoder, a, total)
     epoch = step = 0
-    if resume and (out / "auto.pt").is_file():
+    if resume and (out / "auto.pt").is_file():  # weights, optimiser, schedule and RNG as checkpointed
         state = load_state(out / "auto.pt", decoder, opt, sched, network="the automatic decoder")
         epoch, step = state["epoch"], state["step"]
         log(f"resumed at epoch {epoch}, step {step}")
@@ -198,7 +199,7 @@ def train(net: ColorNet, caches: list[Path], out: Path, cfg: TrainConfig, resume
             f, l, ab = cached_batch(data, order[s * batch:(s + 1) * batch], used, device)
             if torch.rand((), generator=g) < 0.5:
                 f, l, ab = [x.flip(-1) for x in f], l.flip(-1), ab.flip(-1)
-            parts = update(decoder, (f, l, ab), weights, a, opt, sched, amp)
+            parts = update(decoder, (f, l, ab), weights, a, opt, sched, amp)  # forward, backward, optimiser step
             step += 1
             for k in sums:
                 sums[k] += parts[k]
