@@ -22,7 +22,7 @@ from artcolor.model.auto import n_bins
 from artcolor.model.efficientnet import EncoderTail
 from artcolor.training import auto
 from artcolor.training.auto import AutoConfig, batch_order, cache, load_caches, losses, nearest_bin, rebalance_weights, train
-from artcolor.training.checkpoint import load_checkpoint
+from artcolor.training.checkpoint import load_checkpoint, save_checkpoint
 from artcolor.training.config import DataConfig, TrainConfig
 
 AUTO = dataclasses.replace(preset("tiny"), encoder="efficientnet-lite0", hints=True, auto_decoder=True, image_size=64)
@@ -128,6 +128,11 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, m
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
     torch.manual_seed(7)  # the resumed run took the RNG state its checkpoint had (nothing drew from it since)
     assert torch.equal(load_checkpoint(tmp_path / "split" / "auto.pt")["rng"]["torch"], torch.get_rng_state())
+
+    (tmp_path / "old").mkdir()
+    save_checkpoint(tmp_path / "old" / "auto.pt", {"decoder": split.state_dict(), "epoch": 1})  # as train-auto wrote it
+    with pytest.raises(ValueError, match=r"auto.pt: not a training checkpoint of this version \(no model, optimizer"):
+        train(fresh(), [path], tmp_path / "old", cfg, resume=True, **QUIET)
 
 
 def test_colourful_crops_are_drawn_more_often():
