@@ -15,7 +15,7 @@ import torch
 
 from artcolor.model import ColorNet
 from artcolor.training.config import preset_config
-from artcolor.training.loop import param_groups
+from artcolor.training.run import param_groups
 from artcolor.training.step import StyledNet, compute_loss
 from artcolor.training.recipe import make_sample
 

@@ -1,16 +1,13 @@
-"""The automatic decoder (model/auto.py) and its training (training/auto.py)."""
+"""The automatic decoder (model/auto.py); its training (training/auto.py) is tests/test_train_auto.py's."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from PIL import Image
 
 from conftest import perturb
 
@@ -20,7 +17,7 @@ from artcolor.model import ColorNet
 from artcolor.model.auto import _in_gamut, annealed_mean, bin_centres, n_bins, soft_bins
 from artcolor.model.efficientnet import EncoderTail
 from artcolor.model.spread import MAX_KEYS, spread_hints
-from artcolor.training.auto import AutoConfig, batch_order, cache, load_caches, losses, nearest_bin, rebalance_weights, train
+from artcolor.training.auto import nearest_bin
 
 AUTO = dataclasses.replace(preset("tiny"), encoder="efficientnet-lite0", hints=True, auto_decoder=True, image_size=64)
 
@@ -54,16 +51,6 @@ def test_annealed_mean_goes_from_the_mean_to_the_mode():
     assert torch.allclose(annealed_mean(logits, 1.0)[0, :, 0, 0].double(), mean, atol=1e-3)
     assert torch.allclose(annealed_mean(logits, 0.05)[0, :, 0, 0], torch.tensor([40.0, 20.0]), atol=1e-3)
     assert centres[a].tolist() == [40.0, 20.0]
-
-
-def test_rebalancing_favours_rare_colours_with_mean_weight_one():
-    ab = torch.zeros(4, 2, 16, 16)
-    ab[0, 0] = 60.0  # one image in four is red; the rest gray
-    w = rebalance_weights(ab, 0.5)
-    gray, red = int(nearest_bin(torch.zeros(1, 2, 1, 1))), int(nearest_bin(torch.tensor([60.0, 0]).view(1, 2, 1, 1)))
-    assert w[red] > 1.3 * w[gray]  # p 1/4 against 3/4 of the pixels (before smoothing)
-    q = nearest_bin(torch.nn.functional.avg_pool2d(ab, 4))
-    assert w[q].mean().item() == pytest.approx(1.0, rel=0.05)
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -210,73 +197,6 @@ def test_with_a_tail_automatic_rows_skip_the_encoder_maps_it_does_not_read():
             torch.testing.assert_close(net(l, hints=h), net.auto(net.semantic.features(l), l, h), rtol=0, atol=0)
 
 
-def _photos(folder: Path, n: int = 6) -> Path:
-    """Made photos: a blue top half over a green bottom, with texture."""
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        a = np.zeros((80, 100, 3), np.uint8)
-        a[:40] = (60, 110, 220)
-        a[40:] = (50, 170, 60)
-        a = np.clip(a + rng.integers(-20, 20, a.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(a).save(folder / f"p{i}.png")
-    return folder
-
-
-def test_training_learns_the_colours_of_the_photos(tmp_path):
-    torch.manual_seed(0)
-    net = perturb(ColorNet(AUTO), scale=0.05)  # an encoder that sees something, as a pretrained one does
-    cfg = AutoConfig(size=64, variants=2, epochs=60, batch_size=4, lr=3e-3)
-    path = tmp_path / "cache.pt"
-    cache(net, str(_photos(tmp_path / "photos")), path, cfg, stages=4, log=lambda *_: None)
-    data = torch.load(path, weights_only=True)
-    assert len(data["l"]) == 10 and len(data["held_out"]) == 1  # 5 training photos x 2 crops; 1 held out
-    assert data["colourfulness"].shape == (10,) and (data["colourfulness"] > 10).all()
-    l, ab = data["l"][:4].float(), data["ab"][:4].float()
-    with torch.no_grad():
-        before = (net.eval()(l) - ab).abs().mean()
-    train(net, [path], tmp_path, cfg, log=lambda *_: None)
-    with torch.no_grad():
-        after = (net.eval()(l) - ab).abs().mean()
-    assert after < 0.6 * before
-    assert (tmp_path / "auto.pt").is_file()
-
-
-def test_each_photo_folder_holds_out_its_own_split(tmp_path):
-    net = perturb(ColorNet(AUTO), scale=0.05)
-    cfg = AutoConfig(size=64, variants=1, val_fraction=0.25, max_val=64)
-    for name in ("a", "b"):
-        cache(net, str(_photos(tmp_path / name, n=8)), tmp_path / f"{name}.pt", cfg, stages=1, log=lambda *_: None)
-    a, b = (torch.load(tmp_path / f"{name}.pt", weights_only=True) for name in ("a", "b"))
-    assert len(a["held_out"]) == len(b["held_out"]) == 2 and len(a["l"]) == 6
-    assert len(a["features"]) == 1  # only the maps asked for
-    assert all("/a/" in n for n in a["held_out"]) and all("/b/" in n for n in b["held_out"])
-    assert len(load_caches([tmp_path / "a.pt", tmp_path / "b.pt"])["l"]) == 12
-
-
-def test_colourful_crops_are_drawn_more_often():
-    colour = torch.tensor([5.0, 10.0, 40.0, 80.0])
-    g = torch.Generator().manual_seed(0)
-    plain = batch_order(4, colour, AutoConfig(), g)
-    assert sorted(plain.tolist()) == [0, 1, 2, 3]  # each once
-    drawn = torch.cat([batch_order(4, colour, AutoConfig(colourful=1.0), g) for _ in range(500)])
-    counts = torch.bincount(drawn, minlength=4).float()
-    assert counts[3] > 1.5 * counts[2] > 3 * counts[1]
-
-
-def test_the_balance_term_measures_each_crops_mean_and_spread(net):
-    decoder = net.auto
-    l = torch.rand(2, 1, 64, 64) * 100
-    features = net.semantic.features(l)
-    weights = torch.ones(n_bins())
-    with torch.no_grad():
-        out = F.interpolate(decoder.read_out(*decoder.heads(features, l)), scale_factor=2, mode="nearest")
-        _, exact = losses(decoder, features, l, out, weights, AutoConfig(balance=1.0))
-        _, shifted = losses(decoder, features, l, out + 11.0, weights, AutoConfig(balance=1.0))
-    assert exact["balance"] < 1e-4
-    assert shifted["balance"] == pytest.approx(0.1, abs=1e-3)  # 11 a*b* units in each channel, / AB_SCALE 110
-
-
 def test_a_tail_grown_to_start_at_stride_4_computes_what_it_did():
     torch.manual_seed(0)
     net = perturb(ColorNet(dataclasses.replace(AUTO, auto_tail=True)), scale=0.05).eval()
@@ -291,46 +211,3 @@ def test_a_tail_grown_to_start_at_stride_4_computes_what_it_did():
         dataclasses.replace(AUTO, auto_tail=True, auto_tail_from=16)
 
 
-def test_train_auto_command_writes_a_model_with_the_decoder(run_cli, tmp_path, gray_photo):
-    base = tmp_path / "base"
-    torch.manual_seed(0)
-    Colorizer(ColorNet(dataclasses.replace(AUTO, auto_decoder=False))).save(base)
-    photos = _photos(tmp_path / "photos")
-    code, out, err = run_cli("train-auto", "--weights", str(base), "--photos", str(photos), "--out",
-                             str(tmp_path / "run"), "--epochs", "1", "--mix", "0.25")
-    assert code == 0, err
-    model = Colorizer.load(tmp_path / "run" / "model")
-    assert model.net.auto is not None and model.net.auto.mix == 0.25
-    assert model.colorize(gray_photo).size == gray_photo.size
-    code, _, err = run_cli("train-auto", "--weights", str(tmp_path / "nowhere"), "--photos", str(photos),
-                           "--out", str(tmp_path / "r2"))
-    assert code != 0 and "nowhere" in err
-    code, _, err = run_cli("train-auto", "--weights", str(base), "--photos", str(tmp_path / "no_photos"),
-                           "--out", str(tmp_path / "r3"))
-    assert code != 0 and "no_photos" in err and "Traceback" not in err
-
-
-def test_a_tail_is_tuned_and_the_shared_encoder_is_not(run_cli, tmp_path, gray_photo):
-    base = tmp_path / "base"
-    torch.manual_seed(0)
-    Colorizer(perturb(ColorNet(AUTO), scale=0.05)).save(base)
-    code, _, err = run_cli("train-auto", "--weights", str(base), "--photos", str(_photos(tmp_path / "photos")), "--out",
-                           str(tmp_path / "run"), "--epochs", "2", "--tail", "--tail-lr", "1e-3")
-    assert code == 0, err
-    before, tuned = Colorizer.load(base).net, Colorizer.load(tmp_path / "run" / "model")
-    after = tuned.net
-    assert after.config.auto_tail and after.auto.tail is not None
-    shared = dict(before.semantic.encoder.named_parameters())
-    for name, p in after.semantic.encoder.named_parameters():
-        assert torch.equal(p, shared[name]), name  # the U-Net's encoder is as it was
-    start = dict(EncoderTail(before.semantic.encoder).named_parameters())
-    moved = [not torch.equal(p, start[name]) for name, p in after.auto.tail.named_parameters()]
-    assert sum(moved) > len(moved) // 2  # the tail started as the encoder's blocks and learned
-    assert tuned.colorize(gray_photo).size == gray_photo.size
-
-
-def test_train_auto_needs_an_encoder(run_cli, tmp_path):
-    Colorizer.from_preset("tiny").save(tmp_path / "tiny")
-    code, _, err = run_cli("train-auto", "--weights", str(tmp_path / "tiny"), "--photos", str(tmp_path),
-                           "--out", str(tmp_path / "r"))
-    assert code != 0 and "no encoder" in err

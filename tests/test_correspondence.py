@@ -16,7 +16,7 @@ from artcolor.config import ModelConfig, preset
 from artcolor.model import ColorNet
 from artcolor.model.correspondence import Bank, make_bank, match_keys, warp
 from artcolor.pipeline import bank_weights
-from artcolor.training.loop import init_state
+from artcolor.training.growth import init_state
 
 MATCH = dataclasses.replace(preset("tiny"), encoder="efficientnet-lite0", hints=True, auto_decoder=True,
                             correspondence=True, image_size=64)

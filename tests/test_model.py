@@ -184,7 +184,7 @@ def test_config_file_round_trip(tmp_path):
 def test_preset_returns_a_copy():
     config = preset("default")
     config.style_dim = 3
-    assert preset("default").style_dim == PRESETS["default"].style_dim != 3
+    assert preset("default").style_dim == PRESETS["default"].model.style_dim != 3
 
 
 def test_multiple_is_one_halving_per_level_or_the_encoders_32():

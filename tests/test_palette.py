@@ -20,7 +20,7 @@ from artcolor.model.palette import (
     palette_prior,
     split_classes,
 )
-from artcolor.training.loop import TrainingError, grow_state, init_state
+from artcolor.training.growth import TrainingError, grow_state, init_state
 
 
 @pytest.mark.parametrize("bins", [1, 4, 16])

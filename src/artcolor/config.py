@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -162,37 +162,65 @@ class ModelConfig:
             raise ValueError(f"{path}: {e}") from None
 
 
-PRESETS: dict[str, ModelConfig] = {
-    # the report's final network: quarter widths, extra blocks at the two deepest levels, RGB
-    "seed": ModelConfig(
-        channels=(16, 32, 64, 128, 128),
-        blocks=(1, 1, 1, 2, 2),
-        enc_convs=2,
-        dec_convs=3,
-        style_channels=(16, 32, 64, 128),
-        style_dim=32,
-        color_space="rgb",
-    ),
+@dataclass(frozen=True)
+class Preset:
+    """A named starting point: the network, and what training changes from `TrainConfig`'s defaults,
+    by section (`training/config.py` reads it; a model folder needs only the network)."""
+
+    model: ModelConfig
+    training: dict = field(default_factory=dict)
+
+
+# the one table of presets, for inference (`preset`) and training (`training.config.preset_config`)
+PRESETS: dict[str, Preset] = {
     # ours: Lab, a wider bottleneck, a larger style vector and a luminance-keyed palette with classes,
     # and, for what is in the photo, ImageNet EfficientNet-Lite0 features; colour hints
-    "default": ModelConfig(palette_bins=16, palette_classes=8, encoder="efficientnet-lite0", hints=True),
-    # for tests: a few thousand parameters
-    "tiny": ModelConfig(
-        channels=(8, 8, 16),
-        blocks=(1, 1, 1),
-        enc_convs=1,
-        dec_convs=1,
-        style_channels=(8, 16),
-        style_dim=8,
-        style_size=32,
-        image_size=32,
-        palette_bins=4,
-        palette_classes=2,
+    "default": Preset(ModelConfig(palette_bins=16, palette_classes=8, encoder="efficientnet-lite0", hints=True)),
+    # the report's final network: quarter widths, extra blocks at the two deepest levels, RGB; and its
+    # implicit training (the untouched ground truth as the reference, MSE on RGB)
+    "seed": Preset(
+        ModelConfig(
+            channels=(16, 32, 64, 128, 128),
+            blocks=(1, 1, 1, 2, 2),
+            enc_convs=2,
+            dec_convs=3,
+            style_channels=(16, 32, 64, 128),
+            style_dim=32,
+            color_space="rgb",
+        ),
+        training={
+            "recipe": {"kind": "seed"},
+            "loss": {"mse": 1.0, "huber_ab": 0.0, "palette": 0.0, "auto_palette": 0.0},
+            "optim": {"lr": 1e-3, "ema": 0.0},
+        },
+    ),
+    # for tests: a few thousand parameters, a run of 20 steps
+    "tiny": Preset(
+        ModelConfig(
+            channels=(8, 8, 16),
+            blocks=(1, 1, 1),
+            enc_convs=1,
+            dec_convs=1,
+            style_channels=(8, 16),
+            style_dim=8,
+            style_size=32,
+            image_size=32,
+            palette_bins=4,
+            palette_classes=2,
+        ),
+        training={
+            "data": {"max_val": 4, "num_workers": 0},
+            "optim": {"steps": 20, "batch_size": 4, "warmup": 2, "ema": 0.9},
+            "val_every": 10,
+            "ckpt_every": 5,
+            "log_every": 5,
+        },
     ),
 }
 
 
 def preset(name: str) -> ModelConfig:
+    """The network of a named preset (a fresh copy)."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
-    return dataclasses.replace(PRESETS[name])
+    return dataclasses.replace(PRESETS[name].model)

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
+from ..config import PRESETS
 from . import fail
 
 
 @click.command("train")
-@click.option("--config", "config", default="default", show_default=True, help="default, seed, tiny or FILE.yaml.")
+@click.option("--config", "config", default="default", show_default=True, help=f"{', '.join(PRESETS)} or FILE.yaml.")
 @click.option("--photos", default=None, help="Training photos: a folder or hf:NAME[:split].")
 @click.option("--paintings", default=None, help="Style references: a folder or hf:NAME[:split].")
 @click.option("--val-photos", default=None, help="Validation photos (default: a split of --photos).")

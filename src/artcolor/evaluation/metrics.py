@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..color import rgb_to_lab
+from ..losses import colorfulness, projected_quantiles, projection_directions  # shared with training; re-exported
 
 __all__ = [
     "psnr",
@@ -111,19 +112,6 @@ def ciede2000(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
 # ---- colour without a ground truth
 
 
-def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
-    """Hasler & Suesstrunk's (2003) colourfulness of sRGB (B, 3, H, W) in [0, 1], computed on 0-255 -> (B,).
-
-    0 for a gray image; about 33 is "moderately", 59 "quite" and 82+ "highly" colourful.
-    """
-    _check_rgb(rgb)
-    r, g, b = (rgb.double() * 255).unbind(1)
-    rg, yb = (r - g).flatten(1), (0.5 * (r + g) - b).flatten(1)
-    std = (rg.var(dim=1, unbiased=False) + yb.var(dim=1, unbiased=False)).sqrt()
-    mean = (rg.mean(dim=1).pow(2) + yb.mean(dim=1).pow(2)).sqrt()
-    return (std + 0.3 * mean).to(rgb.dtype)
-
-
 def sample_ab(rgb: torch.Tensor, n: int = 4096, generator: torch.Generator | None = None) -> torch.Tensor:
     """a*, b* of n random pixels of one sRGB image (3, H, W) in [0, 1] -> (n, 2); with replacement only if too few."""
     if rgb.ndim != 3 or rgb.shape[0] != 3:
@@ -134,33 +122,6 @@ def sample_ab(rgb: torch.Tensor, n: int = 4096, generator: torch.Generator | Non
     else:
         idx = torch.randint(len(ab), (n,), generator=generator)
     return ab[idx]
-
-
-def projection_directions(n_proj: int = 64, generator: torch.Generator | None = None,
-                          like: torch.Tensor | None = None) -> torch.Tensor:
-    """n_proj unit vectors (2, n_proj) at evenly spaced angles over a half turn.
-
-    Evenly spaced angles vary less than random ones; a generator rotates them all by a random offset.
-    """
-    if n_proj < 1:
-        raise ValueError(f"n_proj must be positive, got {n_proj}")
-    offset = torch.rand(1, generator=generator).item() if generator is not None else 0.0
-    theta = (torch.arange(n_proj, dtype=torch.float64) + offset) * (math.pi / n_proj)
-    directions = torch.stack([theta.cos(), theta.sin()])
-    return directions if like is None else directions.to(like)
-
-
-def projected_quantiles(ab: torch.Tensor, directions: torch.Tensor, n_quantiles: int | None = None) -> torch.Tensor:
-    """Sorted projections of ab (..., N, 2) on directions (2, P) -> (..., P, Q), Q = n_quantiles or N.
-
-    With Q != N each projection is read at the quantiles (q + 0.5) / Q of its step distribution.
-    """
-    proj = (ab @ directions.to(ab)).transpose(-1, -2).sort(dim=-1).values  # (..., P, N)
-    n = proj.shape[-1]
-    if n_quantiles is None or n_quantiles == n:
-        return proj
-    idx = ((torch.arange(n_quantiles, device=ab.device) + 0.5) * n / n_quantiles).long().clamp(max=n - 1)
-    return proj[..., idx]
 
 
 def sliced_wasserstein_ab(ab1: torch.Tensor, ab2: torch.Tensor, n_proj: int = 64,

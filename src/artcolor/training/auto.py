@@ -4,10 +4,11 @@ The encoder does not learn here, so its features are computed once per crop and 
 an epoch then costs only the decoder. A decoder with a tail (its own copy of the encoder past
 stride 8) fine-tunes that copy at `tail_lr` from the cached stride-8 features: on the held-out
 photos 3 such epochs gave +0.13 dB and more colour than 3 more epochs of the decoder alone.
-Each photo gives `variants` random crops (training's own
-`random_crop`), and a batch is mirrored at random (the features with it: near enough for an
-augmentation). The photos that `artcolor train` holds out (`split_indices`, 2%, at most 64) are held
-out here too, so they measure the result.
+Each photo gives `auto.variants` random crops (training's
+own `random_crop`), and a batch is mirrored at random (the features with it: near enough for an
+augmentation). The run's config (`TrainConfig`, its `auto` section) says the rest: the crops are
+`model.image_size`, and each photo source holds out the split `data` gives (`split_indices`, as
+`artcolor train` does with the same config), so those photos measure the result.
 
 Loss: cross-entropy over the a*b* bins against bilinear soft targets, each pixel weighted by the
 rarity of its colour (Zhang et al. 2016's rebalancing, lambda 0.5), plus `regression` x Huber on
@@ -17,12 +18,9 @@ its prediction by feature affinity (`model/spread.py`).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,53 +28,43 @@ import torch
 import torch.nn.functional as F
 
 from ..color import rgb_to_lab
-from ..evaluation.metrics import colorfulness
+from ..losses import colorfulness
 from ..model import ColorNet
 from ..model.auto import BINS_1D, AutoDecoder, _in_gamut, grid_index, soft_bins
 from ..model.palette import AB_SCALE
 from . import data as D
-from .checkpoint import load_checkpoint, save_checkpoint
-from .config import DataConfig
+from .checkpoint import load_state, save_state
+from .config import AutoConfig, TrainConfig  # AutoConfig: the `auto` section, importable from here too
 
 
-@dataclass
-class AutoConfig:
-    size: int = 128  # crop size, the model's working size
-    variants: int = 2  # random crops cached per photo
-    epochs: int = 12
-    batch_size: int = 32
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    tail_lr: float = 1e-4  # the decoder's own copy of the encoder past its start, if it has one (no decay)
-    regression: float = 10.0  # weight of the Huber term beside the cross-entropy
-    rebalance: float = 0.5  # lambda: 0 weights by rarity alone, 1 not at all
-    # weight of the colour-balance term: each crop's mean and spread of a*b*, output against ground truth
-    balance: float = 0.0
-    colourful: float = 0.0  # crops drawn with probability ~ colourfulness ** this (0: each once per epoch)
-    steps: int = 0  # stop after this many steps in all (0: run every epoch)
-    val_fraction: float = DataConfig.val_fraction  # each photo folder's held-out split, as `artcolor train`'s
-    max_val: int = DataConfig.max_val
-    device: str = "cpu"
-    seed: int = 0
+def decoder_device(name: str) -> torch.device:
+    """Where the decoder trains: `name` (cpu, cuda, cuda:N) or, for "auto", CUDA when there is one,
+    else the CPU (bfloat16 autocast on CUDA; other accelerators are not supported here)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name != "cpu" and not (name.startswith("cuda") and torch.cuda.is_available()):
+        raise ValueError(f"device {name}: not available here (cpu{', cuda' if torch.cuda.is_available() else ''})")
+    return torch.device(name)
 
 
-def cache_path(folder: Path, photos: str, cfg: AutoConfig, stages: int) -> Path:
+def cache_path(folder: Path, photos: str, cfg: TrainConfig, stages: int) -> Path:
     """Where the crops of one photo source are cached: one file per source and crop settings, so
     runs that share a source share its cache."""
-    key = hashlib.sha1(f"{photos}|{cfg.size}|{cfg.variants}|{cfg.seed}|{stages}|{cfg.val_fraction}|{cfg.max_val}"
+    d = cfg.data
+    key = hashlib.sha1(f"{photos}|{cfg.model.image_size}|{cfg.auto.variants}|{cfg.seed}|{stages}|{d.val_fraction}|{d.max_val}"
                        .encode()).hexdigest()[:10]
     return folder / f"{Path(photos.rstrip('/')).name or 'photos'}-{key}.pt"
 
 
 @torch.inference_mode()
-def cache(net: ColorNet, photos: str, path: Path, cfg: AutoConfig, stages: int, batch: int = 64, log=print) -> None:
-    """The first `stages` encoder feature maps, L*, a*b* and colourfulness of `cfg.variants` crops of
-    every photo of `photos` but its held-out split -> `path`."""
+def cache(net: ColorNet, photos: str, path: Path, cfg: TrainConfig, stages: int, batch: int = 64, log=print) -> None:
+    """The first `stages` encoder feature maps, L*, a*b* and colourfulness of `cfg.auto.variants` crops
+    of every photo of `photos` but its held-out split (`cfg.data`'s) -> `path`."""
     source = D.open_source(photos)
-    train_idx, held_idx = D.split_indices(source.names, cfg.val_fraction, cfg.max_val)
+    train_idx, held_idx = D.split_indices(source.names, cfg.data.val_fraction, cfg.data.max_val)
     net.semantic.eval()
     feats, ls, abs_, colour, start = None, [], [], [], time.time()
-    keys = [(i, v) for i in train_idx for v in range(cfg.variants)]
+    keys = [(i, v) for i in train_idx for v in range(cfg.auto.variants)]
     for at in range(0, len(keys), batch):
         crops = []
         for i, v in keys[at:at + batch]:
@@ -85,7 +73,7 @@ def cache(net: ColorNet, photos: str, path: Path, cfg: AutoConfig, stages: int, 
             except (OSError, ValueError) as e:
                 log(f"skipping {source.names[i]}: {e}")
                 continue
-            crops.append(D.random_crop(im, cfg.size, np.random.default_rng([cfg.seed, i, v])).copy())
+            crops.append(D.random_crop(im, cfg.model.image_size, np.random.default_rng([cfg.seed, i, v])).copy())
         if not crops:
             continue
         rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
@@ -175,51 +163,43 @@ def _means(sums: dict, n: int) -> str:
     return " ".join(f"{k} {v / n:.4f}" for k, v in sums.items())
 
 
-def train(net: ColorNet, caches: list[Path], out: Path, cfg: AutoConfig, resume: bool = False, log=print) -> AutoDecoder:
-    """Train `net.auto` (built fresh unless resuming) on the cached crops; checkpoints to out/auto.pt
-    each epoch (and at `cfg.steps`)."""
+def train(net: ColorNet, caches: list[Path], out: Path, cfg: TrainConfig, resume: bool = False, log=print) -> AutoDecoder:
+    """Train `net.auto` (built fresh unless resuming) on the cached crops, as `cfg.auto` says; the config
+    goes to out/config.yaml, checkpoints to out/auto.pt each epoch (and at `cfg.auto.steps`)."""
+    a = cfg.auto
+    # the cached crops, the weight of each colour bin, the decoder, its optimiser and schedule
     data = load_caches(caches)
-    features, l_all, ab_all, colour = data["features"], data["l"], data["ab"], data["colourfulness"]
-    n = len(l_all)
-    weights = rebalance_weights(ab_all, cfg.rebalance)
-    drawn = colour.double().clamp(min=1) ** cfg.colourful
+    n, colour = len(data["l"]), data["colourfulness"]
+    drawn = colour.double().clamp(min=1) ** a.colourful
     log(f"{n} crops; mean colourfulness {colour.mean():.1f}, as drawn {(drawn * colour).sum() / drawn.sum():.1f}")
-    device = torch.device(cfg.device)
+    device = decoder_device(cfg.device)
     decoder = net.auto.to(device)
-    weights = weights.to(device)
+    weights = rebalance_weights(data["ab"], a.rebalance).to(device)
     used = decoder.stages(hints=None)  # a tail computes the features past its start itself
-    batch = min(cfg.batch_size, n)
+    batch = min(a.batch_size, n)
     steps_per_epoch = n // batch
-    total = min(cfg.epochs * steps_per_epoch, cfg.steps or math.inf)
-    opt, sched = optimizer(decoder, cfg, total)
+    total = min(a.epochs * steps_per_epoch, a.steps or math.inf)
+    opt, sched = optimizer(decoder, a, total)
     epoch = step = 0
-    if resume and (out / "auto.pt").is_file():
-        state = load_checkpoint(out / "auto.pt")
-        decoder.load_state_dict(state["decoder"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        epoch, step = state["epoch"], state.get("step", state["epoch"] * steps_per_epoch)
+    if resume and (out / "auto.pt").is_file():  # weights, optimiser, schedule and RNG as checkpointed
+        state = load_state(out / "auto.pt", decoder, opt, sched, network="the automatic decoder")
+        epoch, step = state["epoch"], state["step"]
         log(f"resumed at epoch {epoch}, step {step}")
+    out.mkdir(parents=True, exist_ok=True)
+    cfg.save(out / "config.yaml")
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    while epoch < cfg.epochs and step < total:
+    while epoch < a.epochs and step < total:
+        # the epoch's order of crops and its mirrorings, from (seed, epoch)
         g = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
-        order = batch_order(n, colour, cfg, g)
+        order = batch_order(n, colour, a, g)
         decoder.train()
         start, sums = time.time(), {"ce": 0.0, "huber": 0.0, "balance": 0.0}
         first = step - epoch * steps_per_epoch  # resuming inside an epoch
         for s in range(first, steps_per_epoch):
-            idx = order[s * batch:(s + 1) * batch]
-            f = [x[idx].to(device).float() for x in features[:used]]
-            l, ab = l_all[idx].to(device).float(), ab_all[idx].to(device).float()
+            f, l, ab = cached_batch(data, order[s * batch:(s + 1) * batch], used, device)
             if torch.rand((), generator=g) < 0.5:
                 f, l, ab = [x.flip(-1) for x in f], l.flip(-1), ab.flip(-1)
-            with amp:
-                loss, parts = losses(decoder, f, l, ab, weights, cfg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
-            opt.step()
-            sched.step()
+            parts = update(decoder, (f, l, ab), weights, a, opt, sched, amp)  # forward, backward, optimiser step
             step += 1
             for k in sums:
                 sums[k] += parts[k]
@@ -229,10 +209,26 @@ def train(net: ColorNet, caches: list[Path], out: Path, cfg: AutoConfig, resume:
                     f"({done * batch / (time.time() - start):.0f} crops/s)")
             if step >= total:
                 break
+        # checkpoint at the end of the epoch (or where the steps stop)
         epoch += step % steps_per_epoch == 0
-        save_checkpoint(out / "auto.pt", {"decoder": decoder.state_dict(), "opt": opt.state_dict(),
-                                          "sched": sched.state_dict(), "epoch": epoch, "step": step,
-                                          "config": dataclasses.asdict(cfg)})
+        save_state(out / "auto.pt", decoder, opt, sched, step, cfg.to_dict(), epoch=epoch)
         log(f"epoch {epoch} at step {step}: {_means(sums, max(1, s + 1 - first))}")
-    (out / "auto_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
     return decoder.cpu().eval()
+
+
+def cached_batch(data: dict, idx: torch.Tensor, used: int, device: torch.device) -> tuple[list, torch.Tensor, torch.Tensor]:
+    """The cached crops `idx` on `device` in float32: the first `used` feature maps, L* (B, 1, S, S), a*b* (B, 2, S, S)."""
+    f = [x[idx].to(device).float() for x in data["features"][:used]]
+    return f, data["l"][idx].to(device).float(), data["ab"][idx].to(device).float()
+
+
+def update(decoder: AutoDecoder, batch: tuple, weights: torch.Tensor, cfg: AutoConfig, opt, sched, amp) -> dict:
+    """One optimiser step on a batch (features, L*, a*b*); returns the loss's parts."""
+    with amp:
+        loss, parts = losses(decoder, *batch, weights, cfg)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    return parts

@@ -10,7 +10,7 @@ from typing import Literal
 
 import yaml
 
-from ..config import ModelConfig, preset
+from ..config import PRESETS, ModelConfig
 
 
 @dataclass
@@ -20,7 +20,7 @@ class DataConfig:
     paintings: str | None = None  # style references, folder or hf:NAME[:split]; None: other photos only
     val_photos: str | None = None  # None: a deterministic split of `photos`
     val_paintings: str | None = None  # None: a deterministic split of `paintings`
-    val_fraction: float = 0.02
+    val_fraction: float = 0.02  # train-auto holds out the same split of each of its photo sources
     max_val: int = 64  # validation photos used
     num_workers: int = 1
     hf_streaming: bool = False
@@ -83,12 +83,37 @@ class OptimConfig:
 
 
 @dataclass
+class AutoConfig:
+    """`artcolor train-auto`: the automatic decoder trained on a model's frozen encoder (training/auto.py).
+
+    Its crops are `model.image_size`; the photos it holds out are `data`'s split; `seed` and `device`
+    are the run's."""
+
+    variants: int = 2  # random crops cached per photo
+    epochs: int = 12
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    tail_lr: float = 1e-4  # the decoder's own copy of the encoder past its start, if it has one (no decay)
+    regression: float = 10.0  # weight of the Huber term beside the cross-entropy
+    rebalance: float = 0.5  # lambda: 0 weights by rarity alone, 1 not at all
+    # weight of the colour-balance term: each crop's mean and spread of a*b*, output against ground truth
+    balance: float = 0.0
+    colourful: float = 0.0  # crops drawn with probability ~ colourfulness ** this (0: each once per epoch)
+    steps: int = 0  # stop after this many steps in all (0: run every epoch)
+
+
+@dataclass
 class TrainConfig:
+    """One run's configuration, `artcolor train`'s or `artcolor train-auto`'s (which reads `auto`,
+    `data`'s split, `seed` and `device`, and takes `model` from the network it is given)."""
+
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    auto: AutoConfig = field(default_factory=AutoConfig)  # train-auto's; `artcolor train` does not read it
     seed: int = 0
     device: str = "auto"
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
@@ -129,30 +154,17 @@ def _build(cls, d: dict, where: str):
     return cls(**kwargs)
 
 
-_SECTIONS = {"model": ModelConfig, "data": DataConfig, "recipe": RecipeConfig, "loss": LossConfig, "optim": OptimConfig}
+_SECTIONS = {"model": ModelConfig, "data": DataConfig, "recipe": RecipeConfig, "loss": LossConfig, "optim": OptimConfig,
+             "auto": AutoConfig}
 
 
 def preset_config(name: str) -> TrainConfig:
-    """`default`: our recipe on the default model; `seed`: the report's; `tiny`: for tests."""
-    if name == "default":
-        return TrainConfig(model=preset("default"))
-    if name == "seed":
-        return TrainConfig(
-            model=preset("seed"),
-            recipe=RecipeConfig(kind="seed"),
-            loss=LossConfig(mse=1.0, huber_ab=0.0, palette=0.0, auto_palette=0.0),
-            optim=OptimConfig(lr=1e-3, ema=0.0),
-        )
-    if name == "tiny":
-        return TrainConfig(
-            model=preset("tiny"),
-            data=DataConfig(max_val=4, num_workers=0),
-            optim=OptimConfig(steps=20, batch_size=4, warmup=2, ema=0.9),
-            val_every=10,
-            ckpt_every=5,
-            log_every=5,
-        )
-    raise ValueError(f"unknown training config {name!r}; choose default, seed, tiny or a .yaml file")
+    """A named preset of `config.PRESETS` (`default`: our recipe on the default model; `seed`: the
+    report's; `tiny`: for tests): its network, and its changes to the defaults of every other section."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown training config {name!r}; choose {', '.join(PRESETS)} or a .yaml file")
+    entry = PRESETS[name]
+    return TrainConfig.from_dict(_merge({**TrainConfig().to_dict(), "model": entry.model.to_dict()}, entry.training))
 
 
 def load_config(name_or_path: str, overrides: list[str] = (), run: bool = False) -> TrainConfig:
