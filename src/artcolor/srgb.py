@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
-# CIE Y of linear sRGB primaries (the middle row of kornia's RGB -> XYZ matrix; they sum to 1)
-Y_WEIGHTS = (0.212671, 0.715160, 0.072169)
+# linear sRGB -> CIE XYZ (D65), and the D65 white: kornia's, which `color.rgb_to_lab` uses
+RGB_TO_XYZ = ((0.412453, 0.357580, 0.180423),
+              (0.212671, 0.715160, 0.072169),
+              (0.019334, 0.119193, 0.950227))
+D65_WHITE = (0.95047, 1.0, 1.08883)
+Y_WEIGHTS = RGB_TO_XYZ[1]  # CIE Y of the linear sRGB primaries (they sum to 1)
+# CIE Lab's f(t) = t ** (1/3) above EPS_F, F_SLOPE * t + 4/29 below; F_KNEE is where the two meet, in f
 EPS_F = 0.008856  # CIE's (6/29)**3, as kornia rounds it
+F_SLOPE = 7.787  # CIE's 1 / (3 (6/29)**2), as kornia rounds it
+F_KNEE = 0.2068966  # 6/29, as kornia rounds it
 
 
 def srgb_decode(v: np.ndarray) -> np.ndarray:
@@ -32,7 +39,7 @@ def l_from_y(y: np.ndarray) -> np.ndarray:
     """CIE L* in [0, 100] from luminance Y in [0, 1], float32; the numpy twin of `color.l_from_y`."""
     y = np.asarray(y, dtype=np.float32)
     cube_root = np.power(np.maximum(y, np.float32(EPS_F)), np.float32(1 / 3))
-    f = np.where(y > EPS_F, cube_root, np.float32(7.787) * y + np.float32(4 / 29))
+    f = np.where(y > EPS_F, cube_root, np.float32(F_SLOPE) * y + np.float32(4 / 29))
     return (np.float32(116) * f - np.float32(16)).astype(np.float32)
 
 

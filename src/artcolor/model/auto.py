@@ -23,9 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..color import rgb_to_lab
+from ..color import AB_SCALE, rgb_to_lab
 from .efficientnet import EncoderTail
-from .palette import AB_SCALE
 from .spread import LEVELS, spread_hints
 
 GRID = 10.0  # a*b* bin spacing
