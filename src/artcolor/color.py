@@ -35,7 +35,6 @@ AB_SCALE = 110.0  # a*, b* of sRGB colours stay within about +-110: the networks
 srgb_to_linear = rgb_to_linear_rgb
 linear_to_srgb = linear_rgb_to_rgb
 
-_EPS_F = EPS_F
 _RATIO_EPS = 1e-3  # keeps chroma ratios bounded in the blacks, where they fade to gray
 
 
@@ -47,7 +46,7 @@ def luminance(linear_rgb: torch.Tensor) -> torch.Tensor:
 
 def l_from_y(y: torch.Tensor) -> torch.Tensor:
     """CIE L* in [0, 100] from luminance Y in [0, 1]; matches `rgb_to_lab`'s L channel."""
-    f = torch.where(y > _EPS_F, y.clamp(min=_EPS_F).pow(1 / 3), F_SLOPE * y + 4 / 29)
+    f = torch.where(y > EPS_F, y.clamp(min=EPS_F).pow(1 / 3), F_SLOPE * y + 4 / 29)
     return 116 * f - 16
 
 

@@ -51,9 +51,9 @@ class HintSet:
         out = np.zeros((3, h, w), np.float32)
         if self.scribble is not None:
             _paint_scribble(out, *self.scribble)
-        sx, sy = w / self.width, h / self.height
+        scale_x, scale_y = w / self.width, h / self.height  # working pixels per photo pixel
         for x, y, a, b, radius in self.points:
-            _paint_disk(out, (x + 0.5) * sx, (y + 0.5) * sy, radius * math.sqrt(sx * sy), a, b)
+            _paint_disk(out, (x + 0.5) * scale_x, (y + 0.5) * scale_y, radius * math.sqrt(scale_x * scale_y), a, b)
         return out[None]
 
 

@@ -45,10 +45,10 @@ def l_from_y(y: np.ndarray) -> np.ndarray:
 
 def encode_linear16(linear_rgb: np.ndarray) -> np.ndarray:
     """Linear RGB float array in [0, 1] (clipped) -> sRGB uint8, through a 65536-entry table."""
-    idx = np.clip(linear_rgb, 0.0, 1.0)
-    idx *= 65535.0
-    idx += 0.5
-    return LINEAR16_TO_SRGB8[idx.astype(np.uint16)]
+    index = np.clip(linear_rgb, 0.0, 1.0)
+    index *= 65535.0
+    index += 0.5
+    return LINEAR16_TO_SRGB8[index.astype(np.uint16)]
 
 
 def encode_in_gamut(y: np.ndarray, ratio: np.ndarray, out: np.ndarray) -> None:
@@ -67,13 +67,13 @@ def encode_in_gamut(y: np.ndarray, ratio: np.ndarray, out: np.ndarray) -> None:
     np.maximum(k, 1e-12, out=k)  # m >= 1 as the ratio's luminance is 1; a gray pixel has m = 1
     np.divide(1 - y, k, out=k)
     np.minimum(k, y, out=k)  # t <= 1
-    b = y - k  # c = k * ratio + (y - k), in 16-bit table units, +0.5 to round
+    offset = y - k  # c = k * ratio + (y - k), in 16-bit table units, +0.5 to round
     k *= 65535.0
-    b *= 65535.0
-    b += 0.5
+    offset *= 65535.0
+    offset += 0.5
     for c in range(3):  # one channel at a time keeps the temporaries small
-        v = ratio[c]
-        v *= k
-        v += b
-        np.clip(v, 0.0, 65535.0, out=v)  # float rounding only: 65536 would wrap to 0 as uint16
-        np.take(LINEAR16_TO_SRGB8, v.astype(np.uint16), out=out[c])
+        channel = ratio[c]
+        channel *= k
+        channel += offset
+        np.clip(channel, 0.0, 65535.0, out=channel)  # float rounding only: 65536 would wrap to 0 as uint16
+        np.take(LINEAR16_TO_SRGB8, channel.astype(np.uint16), out=out[c])

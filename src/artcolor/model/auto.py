@@ -29,6 +29,7 @@ from .spread import LEVELS, spread_hints
 
 GRID = 10.0  # a*b* bin spacing
 BINS_1D = 23  # bin centres -110, -100, ..., 110 on each axis
+GRID_EDGE = BINS_1D // 2 * GRID  # 110: the outermost bin centres, where a*b* are clamped
 WIDTHS = (24, 48, 96, 128, 160)  # decoder widths at strides 2, 4, 8, 16, 32
 STEM = 16  # channels of L* and the hints at stride 2
 
@@ -41,16 +42,16 @@ def grid_centres() -> torch.Tensor:
 
 def grid_index(ab: torch.Tensor) -> torch.Tensor:
     """a*b* (..., 2) -> index of the nearest grid bin (...)."""
-    g = (ab.clamp(-110, 110) / GRID).round().long() + BINS_1D // 2
-    return g[..., 0] * BINS_1D + g[..., 1]
+    cell = (ab.clamp(-GRID_EDGE, GRID_EDGE) / GRID).round().long() + BINS_1D // 2  # (..., 2): ia, ib
+    return cell[..., 0] * BINS_1D + cell[..., 1]
 
 
 @functools.cache
 def _in_gamut() -> tuple[torch.Tensor, torch.Tensor]:
     """The grid bins some sRGB colour falls in (sampled 5 apart per channel; as Zhang et al.'s 313 of
     their grid), and the map from every grid bin to the nearest of them."""
-    v = torch.arange(0, 256, 5, dtype=torch.float64, device="cpu") / 255
-    rgb = torch.stack(torch.meshgrid(v, v, v, indexing="ij"), dim=0).reshape(1, 3, -1, 1).float()
+    levels = torch.arange(0, 256, 5, dtype=torch.float64, device="cpu") / 255
+    rgb = torch.stack(torch.meshgrid(levels, levels, levels, indexing="ij"), dim=0).reshape(1, 3, -1, 1).float()
     seen = torch.unique(grid_index(rgb_to_lab(rgb)[0, 1:, :, 0].T))
     centres = grid_centres()
     nearest = torch.cdist(centres, centres[seen]).argmin(dim=1)
@@ -69,25 +70,25 @@ def n_bins() -> int:
 def soft_bins(ab: torch.Tensor) -> torch.Tensor:
     """a*b* (B, 2, H, W) -> (B, Q, H, W): bilinear weights on the four grid bins around each value
     (a grid bin outside the gamut hands its weight to the nearest one inside)."""
-    g = (ab.clamp(-110, 110) / GRID + BINS_1D // 2).clamp(0, BINS_1D - 1 - 1e-4)  # grid coordinates
-    lo = g.floor()
-    frac = g - lo
-    lo = lo.long()
+    coords = (ab.clamp(-GRID_EDGE, GRID_EDGE) / GRID + BINS_1D // 2).clamp(0, BINS_1D - 1 - 1e-4)  # (B, 2, H, W)
+    low = coords.floor()
+    frac = coords - low
+    low = low.long()
     nearest = _in_gamut()[1].to(ab.device)
     out = ab.new_zeros(ab.shape[0], n_bins(), *ab.shape[-2:])
-    for da in (0, 1):
-        wa = frac[:, 0] if da else 1 - frac[:, 0]
-        for db in (0, 1):
-            wb = frac[:, 1] if db else 1 - frac[:, 1]
-            index = nearest[(lo[:, 0] + da) * BINS_1D + lo[:, 1] + db]
-            out.scatter_add_(1, index[:, None], (wa * wb)[:, None])
+    for step_a in (0, 1):  # the four corners: the bins below and above on each axis
+        weight_a = frac[:, 0] if step_a else 1 - frac[:, 0]
+        for step_b in (0, 1):
+            weight_b = frac[:, 1] if step_b else 1 - frac[:, 1]
+            index = nearest[(low[:, 0] + step_a) * BINS_1D + low[:, 1] + step_b]
+            out.scatter_add_(1, index[:, None], (weight_a * weight_b)[:, None])
     return out
 
 
 def annealed_mean(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """(B, Q, H, W) logits -> (B, 2, H, W) a*b*: the mean of the distribution sharpened by 1 / T."""
-    p = torch.softmax(logits / temperature, dim=1)
-    return torch.einsum("bqhw,qc->bchw", p, bin_centres().to(logits))
+    probabilities = torch.softmax(logits / temperature, dim=1)
+    return torch.einsum("bqhw,qc->bchw", probabilities, bin_centres().to(logits))
 
 
 def _block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -174,9 +175,9 @@ class AutoDecoder(nn.Module):
     def heads(self, features: list[torch.Tensor], l: torch.Tensor):
         """-> (logits (B, Q, H/4, W/4), regressed a*b* (B, 2, H/2, W/2) in a*b* units)."""
         if self.tail is not None:
-            k = self.shared
-            features = [*features[:k], *self.tail(features[k - 1])]
-        f4, f8, f16, f32 = (lat(f) for lat, f in zip(self.lateral, features))
+            shared = self.shared
+            features = [*features[:shared], *self.tail(features[shared - 1])]
+        f4, f8, f16, f32 = (lateral(f) for lateral, f in zip(self.lateral, features))
         x = self.top(f32)
         for fuse, f in zip(self.fuse, (f16, f8, f4)):
             x = F.interpolate(x, size=f.shape[-2:], mode="bilinear", align_corners=False)
