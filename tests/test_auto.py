@@ -16,7 +16,6 @@ from artcolor.config import ModelConfig, preset
 from artcolor.model import ColorNet
 from artcolor.model.auto import _in_gamut, annealed_mean, bin_centres, n_bins, soft_bins
 from artcolor.model.efficientnet import EncoderTail
-from artcolor.model.spread import MAX_KEYS, spread_hints
 from artcolor.training.auto import nearest_bin
 
 AUTO = dataclasses.replace(preset("tiny"), encoder="efficientnet-lite0", hints=True, auto_decoder=True, image_size=64)
@@ -96,48 +95,6 @@ def test_hints_steer_the_decoder_where_they_are(net):
     assert (hinted - plain)[0][:, outside].abs().mean() < (hinted - plain)[0, :, 20:26, 20:26].abs().mean()
 
 
-def _two_halves(size: int = 64) -> list[torch.Tensor]:
-    """Encoder-like features (strides 4, 8, 16) that see a left half and a different right half."""
-    out = []
-    for stride, c in ((4, 24), (8, 40), (16, 112)):
-        f = torch.zeros(1, c, size // stride, size // stride)
-        f[:, 0, :, : size // stride // 2], f[:, 1, :, size // stride // 2:] = 1.0, 1.0
-        out.append(f)
-    return out
-
-
-def _hint(size: int, y: slice, x: slice, a: float, b: float) -> torch.Tensor:
-    hints = torch.zeros(1, 3, size, size)
-    hints[0, 0, y, x], hints[0, 1, y, x], hints[0, 2, y, x] = a, b, 1.0
-    return hints
-
-
-def test_a_hint_spreads_over_what_looks_like_it_and_not_beyond():
-    ab, l = torch.zeros(1, 2, 64, 64), torch.full((1, 1, 64, 64), 50.0)
-    out = spread_hints(ab, _hint(64, slice(28, 32), slice(4, 8), 30.0, -20.0), _two_halves(), l)
-    left, right = out[0, :, :, :28], out[0, :, :, 44:]  # clear of the bilinear seam between the halves
-    assert left[0].mean() > 20 and left[1].mean() < -13  # the left half takes most of the correction
-    assert right.abs().max() < 0.5  # the right half looks different: it stays
-
-
-def test_a_hint_the_prediction_already_meets_changes_nothing():
-    ab, l = torch.randn(1, 2, 64, 64) * 10, torch.rand(1, 1, 64, 64) * 100
-    hints = torch.zeros(1, 3, 64, 64)
-    hints[0, :2, 8:12, 8:12], hints[0, 2, 8:12, 8:12] = ab[0, :, 8:12, 8:12], 1.0
-    out = spread_hints(ab, hints, [torch.randn(1, 24, 16, 16), torch.randn(1, 40, 8, 8), torch.randn(1, 112, 4, 4)], l)
-    assert torch.allclose(out, ab, atol=1e-4)
-
-
-@pytest.mark.parametrize("size", [8, 128])  # fewer cells than MAX_KEYS; more hint cells than it
-def test_spread_takes_any_number_of_cells(size):
-    assert (size // 4) ** 2 < MAX_KEYS or (size // 4) ** 2 > MAX_KEYS
-    ab, l = torch.zeros(1, 2, size, size), torch.full((1, 1, size, size), 50.0)
-    features = [torch.ones(1, c, max(size // stride, 1), max(size // stride, 1)) for stride, c in ((4, 24), (8, 40), (16, 112))]
-    out = spread_hints(ab, _hint(size, slice(None), slice(None), 10.0, 5.0), features, l)  # a scribble over everything
-    assert torch.allclose(out[0, 0], torch.full((size, size), 10.0), rtol=0.05)
-    assert torch.allclose(out[0, 1], torch.full((size, size), 5.0), rtol=0.05)
-
-
 def test_readout_settings_move_the_output(net):
     l = torch.rand(1, 1, 64, 64) * 100
     with torch.no_grad():
@@ -175,16 +132,6 @@ def test_onnx_export_colours_automatic_palette_and_hints_as_torch(net, tmp_path,
         assert mse == 0 or 10 * np.log10(255 ** 2 / mse) >= PSNR_FLOOR, (style is None, hint is None)
 
 
-def test_a_new_tail_computes_what_the_encoder_does(net):
-    l = torch.rand(2, 1, 64, 96) * 100
-    with torch.no_grad():
-        f = net.semantic.features(l)
-        again = EncoderTail(net.semantic.encoder)(f[1])
-    assert len(again) == 2
-    for a, b in zip(again, f[2:]):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
-
-
 def test_with_a_tail_automatic_rows_skip_the_encoder_maps_it_does_not_read():
     torch.manual_seed(0)
     net = perturb(ColorNet(dataclasses.replace(AUTO, auto_tail=True)), scale=0.05).eval()
@@ -197,15 +144,8 @@ def test_with_a_tail_automatic_rows_skip_the_encoder_maps_it_does_not_read():
             torch.testing.assert_close(net(l, hints=h), net.auto(net.semantic.features(l), l, h), rtol=0, atol=0)
 
 
-def test_a_tail_grown_to_start_at_stride_4_computes_what_it_did():
-    torch.manual_seed(0)
-    net = perturb(ColorNet(dataclasses.replace(AUTO, auto_tail=True)), scale=0.05).eval()
-    grown = net.auto.tail.grown(net.semantic.encoder, 4).eval()
-    l = torch.rand(1, 1, 64, 96) * 100
-    with torch.no_grad():
-        f = net.semantic.features(l)
-        torch.testing.assert_close(grown(f[0])[1:], net.auto.tail(f[1]), rtol=0, atol=0)
-        deeper = ColorNet(dataclasses.replace(AUTO, auto_tail=True, auto_tail_from=4)).eval()
+def test_a_tail_from_stride_4_reads_one_shared_map():
+    deeper = ColorNet(dataclasses.replace(AUTO, auto_tail=True, auto_tail_from=4)).eval()
     assert deeper.auto.stages(None) == 1
     with pytest.raises(ValueError, match="auto_tail_from"):
         dataclasses.replace(AUTO, auto_tail=True, auto_tail_from=16)

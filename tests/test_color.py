@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from artcolor.color import (
+    AB_SCALE,
     LINEAR16_TO_SRGB8,
     SRGB8_TO_LINEAR,
     Y_WEIGHTS,
@@ -24,6 +25,7 @@ from artcolor.color import (
     y_from_l,
 )
 from artcolor.image import gray_image, luminance_plane
+from artcolor.srgb import RGB_TO_XYZ
 
 
 def rgb_cube(steps: int = 17) -> torch.Tensor:
@@ -61,6 +63,19 @@ def test_luminance_weights_sum_to_one():
     assert sum(Y_WEIGHTS) == pytest.approx(1.0, abs=1e-5)
     gray = torch.full((3, 4, 4), 0.37)
     torch.testing.assert_close(luminance(gray), torch.full((1, 4, 4), 0.37), atol=1e-6, rtol=0)
+
+
+def test_the_xyz_matrix_is_the_one_lab_uses():
+    from kornia.color import rgb_to_xyz
+
+    primaries = torch.eye(3, dtype=torch.float64)[:, :, None]  # (3, 3, 1): pixel j is primary j
+    assert torch.equal(rgb_to_xyz(primaries)[..., 0], torch.tensor(RGB_TO_XYZ, dtype=torch.float64))
+    assert Y_WEIGHTS == RGB_TO_XYZ[1]
+
+
+def test_ab_scale_bounds_the_srgb_gamut():
+    ab = rgb_to_lab(rgb_cube())[1:]
+    assert 0.9 * AB_SCALE < ab.abs().max() <= AB_SCALE
 
 
 def test_srgb_linear_round_trip():

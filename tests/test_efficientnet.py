@@ -9,13 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from artcolor.model.efficientnet import EfficientNetLite, load_pretrained, pretrained_key, pretrained_state
-
-skimage_data = pytest.importorskip("skimage.data")
+from artcolor.model.efficientnet import EfficientNetLite, EncoderTail, load_pretrained, pretrained_key, pretrained_state
 
 
 def _gray_photo(name: str, size: int = 224) -> torch.Tensor:
     """A scikit-image photo made gray, as (1, 3, size, size) sRGB in [0, 1]."""
+    skimage_data = pytest.importorskip("skimage.data")
     im = Image.fromarray(getattr(skimage_data, name)()).convert("L").convert("RGB").resize((size, size))
     return torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)[None].float() / 255
 
@@ -67,6 +66,33 @@ def test_features_come_at_strides_4_to_32(variant, channels):
     with torch.no_grad():
         first = net.features(torch.rand(1, 3, 64, 64), stages=2)
     assert len(first) == 2
+
+
+@pytest.mark.parametrize("start", [8, 4])
+def test_a_new_tail_computes_what_the_encoder_does(start):
+    torch.manual_seed(0)
+    encoder = EfficientNetLite().eval()
+    with torch.no_grad():
+        features = encoder.features(torch.rand(2, 3, 64, 96))
+        first = (4, 8).index(start)
+        again = EncoderTail(encoder, start)(features[first])
+    assert len(again) == 3 - first
+    for a, b in zip(again, features[first + 1:]):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_a_tail_grown_to_start_at_stride_4_computes_what_it_did():
+    torch.manual_seed(0)
+    encoder = EfficientNetLite().eval()
+    tail = EncoderTail(encoder, 8)
+    with torch.no_grad():
+        for p in tail.parameters():  # fine-tuned: no longer the encoder's
+            p.add_(torch.randn_like(p) * 0.05)
+        features = encoder.features(torch.rand(1, 3, 64, 96))
+        grown = tail.grown(encoder, 4)
+        torch.testing.assert_close(grown(features[0])[1:], tail(features[1]), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="finer start"):
+        grown.grown(encoder, 8)
 
 
 def test_sizes_not_divisible_by_32_are_refused():

@@ -12,7 +12,8 @@ import torch
 from kornia.color import lab_to_rgb, linear_rgb_to_rgb, rgb_to_lab, rgb_to_linear_rgb, xyz_to_rgb
 
 # the numpy side (tables, L* from Y, gamut mapping) lives in srgb.py, which needs no torch
-from .srgb import EPS_F, LINEAR16_TO_SRGB8, SRGB8_TO_LINEAR, Y_WEIGHTS, encode_in_gamut, encode_linear16  # noqa: F401
+from .srgb import (D65_WHITE, EPS_F, F_KNEE, F_SLOPE, LINEAR16_TO_SRGB8, SRGB8_TO_LINEAR, Y_WEIGHTS,  # noqa: F401
+                   encode_in_gamut, encode_linear16)
 
 __all__ = [
     "rgb_to_lab",
@@ -26,12 +27,14 @@ __all__ = [
     "chroma_ratio",
     "encode_in_gamut",
     "Y_WEIGHTS",
+    "AB_SCALE",
 ]
+
+AB_SCALE = 110.0  # a*, b* of sRGB colours stay within about +-110: the networks see a*b* / AB_SCALE
 
 srgb_to_linear = rgb_to_linear_rgb
 linear_to_srgb = linear_rgb_to_rgb
 
-_EPS_F = EPS_F
 _RATIO_EPS = 1e-3  # keeps chroma ratios bounded in the blacks, where they fade to gray
 
 
@@ -43,14 +46,14 @@ def luminance(linear_rgb: torch.Tensor) -> torch.Tensor:
 
 def l_from_y(y: torch.Tensor) -> torch.Tensor:
     """CIE L* in [0, 100] from luminance Y in [0, 1]; matches `rgb_to_lab`'s L channel."""
-    f = torch.where(y > _EPS_F, y.clamp(min=_EPS_F).pow(1 / 3), 7.787 * y + 4 / 29)
+    f = torch.where(y > EPS_F, y.clamp(min=EPS_F).pow(1 / 3), F_SLOPE * y + 4 / 29)
     return 116 * f - 16
 
 
 def y_from_l(l: torch.Tensor) -> torch.Tensor:
     """Luminance Y in [0, 1] from CIE L* in [0, 100]; the inverse of `l_from_y`."""
     f = (l + 16) / 116
-    return torch.where(f > 0.2068966, f.pow(3), (f - 4 / 29) / 7.787)
+    return torch.where(f > F_KNEE, f.pow(3), (f - 4 / 29) / F_SLOPE)
 
 
 def lab_to_linear_rgb(lab: torch.Tensor) -> torch.Tensor:
@@ -58,8 +61,8 @@ def lab_to_linear_rgb(lab: torch.Tensor) -> torch.Tensor:
     l, a, b = lab.unbind(-3)
     fy = (l + 16) / 116
     fxyz = torch.stack([fy + a / 500, fy, fy - b / 200], dim=-3)
-    xyz = torch.where(fxyz > 0.2068966, fxyz.pow(3), (fxyz - 4 / 29) / 7.787)
-    white = lab.new_tensor([0.95047, 1.0, 1.08883]).view(3, 1, 1)
+    xyz = torch.where(fxyz > F_KNEE, fxyz.pow(3), (fxyz - 4 / 29) / F_SLOPE)
+    white = lab.new_tensor(D65_WHITE).view(3, 1, 1)
     return xyz_to_rgb(xyz * white)
 
 

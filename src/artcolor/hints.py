@@ -21,17 +21,11 @@ from PIL import Image, ImageColor
 
 from .checks import real_number
 from .image import DEFAULT_MAX_PIXELS, ImageError, open_image
-from .srgb import EPS_F, SRGB8_TO_LINEAR
+from .srgb import D65_WHITE, EPS_F, F_SLOPE, RGB_TO_XYZ, SRGB8_TO_LINEAR
 
 DEFAULT_RADIUS = 0.01  # of the photo's short side: about 1.3 working pixels at 128, as training's 1-5 px patches
 OPAQUE = 128  # scribble pixels with at least this alpha are hints
 MAX_POINTS = 10_000  # more is a mistake (a scribble is the way to paint areas), and slow to draw
-
-# kornia's linear sRGB -> XYZ (D65) and the D65 white, as `color.rgb_to_lab` uses them
-_RGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
-                        [0.212671, 0.715160, 0.072169],
-                        [0.019334, 0.119193, 0.950227]], dtype=np.float64)
-_WHITE = np.array([0.95047, 1.0, 1.08883])
 
 
 @dataclass
@@ -57,16 +51,16 @@ class HintSet:
         out = np.zeros((3, h, w), np.float32)
         if self.scribble is not None:
             _paint_scribble(out, *self.scribble)
-        sx, sy = w / self.width, h / self.height
+        scale_x, scale_y = w / self.width, h / self.height  # working pixels per photo pixel
         for x, y, a, b, radius in self.points:
-            _paint_disk(out, (x + 0.5) * sx, (y + 0.5) * sy, radius * math.sqrt(sx * sy), a, b)
+            _paint_disk(out, (x + 0.5) * scale_x, (y + 0.5) * scale_y, radius * math.sqrt(scale_x * scale_y), a, b)
         return out[None]
 
 
 def rgb_to_ab(rgb: np.ndarray) -> np.ndarray:
     """sRGB (..., 3) uint8 -> CIE a*, b* (..., 2) float32 (D65, as `color.rgb_to_lab`)."""
-    xyz = SRGB8_TO_LINEAR[np.asarray(rgb, np.uint8)].astype(np.float64) @ _RGB_TO_XYZ.T / _WHITE
-    f = np.where(xyz > EPS_F, np.cbrt(np.maximum(xyz, EPS_F)), 7.787 * xyz + 4 / 29)
+    xyz = SRGB8_TO_LINEAR[np.asarray(rgb, np.uint8)].astype(np.float64) @ np.array(RGB_TO_XYZ).T / np.array(D65_WHITE)
+    f = np.where(xyz > EPS_F, np.cbrt(np.maximum(xyz, EPS_F)), F_SLOPE * xyz + 4 / 29)
     a = 500 * (f[..., 0] - f[..., 1])
     b = 200 * (f[..., 1] - f[..., 2])
     return np.stack([a, b], axis=-1).astype(np.float32)

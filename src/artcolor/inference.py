@@ -29,6 +29,7 @@ from .hub import push_folder, resolve_model, write_model_card
 from .image import DEFAULT_MAX_PIXELS, ImageLike, atomic_write, palette_image  # noqa: F401 (re-exported)
 from .image import open_image, rgb_array
 from .model import ColorNet
+from .model.auto import upgrade_state
 from .model.correspondence import Bank
 # the steps around the network, shared with the ONNX colouriser (and re-exported from here)
 from .pipeline import (MAX_ASPECT, Style, as_list, blend_codes, blend_style, match_input, prepare,  # noqa: F401
@@ -246,6 +247,7 @@ def load_net(path: str | os.PathLike) -> ColorNet:
         state = load_file(str(folder / "model.safetensors"))
     except (SafetensorError, OSError, ValueError) as e:
         raise ValueError(f"{folder / 'model.safetensors'}: cannot read weights ({e})") from None
+    state = upgrade_state(state)  # a decoder saved with its hint slots: sliced to today's layout
     # the bundled model matches its config (the tests load it): its weights stand in for the shapes
     expected = state if folder.resolve() == BUNDLED.resolve() else _expected_state(folder, config)
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))

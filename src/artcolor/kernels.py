@@ -71,11 +71,11 @@ def _recombine_rows(y, rows, step, top, fy, lut, out, start, stop):  # pragma: n
     index = np.empty((3, width), np.uint16)  # its colours in 16-bit linear units
     for i in range(start, stop):
         # the vertical half of the bilinear upsampling (a loop the compiler vectorises)
-        t, f = top[i], fy[i]
+        source, weight = top[i], fy[i]  # the source row above, and the weight of the one below
         for c in range(3):
-            r_c, s_c, u_c = rows[c, t], step[c, t], ratio[c]
+            upper, difference, row = rows[c, source], step[c, source], ratio[c]
             for x in range(width):
-                u_c[x] = r_c[x] + s_c[x] * f
+                row[x] = upper[x] + difference[x] * weight
         # the gamut mapping of srgb.encode_in_gamut, operation for operation (vectorised too)
         y_i, r, g, b = y[i], ratio[0], ratio[1], ratio[2]
         for x in range(width):
@@ -123,11 +123,11 @@ def _lookup_rows(index, lut, out, start, stop):  # pragma: no cover - compiled
 
 def in_row_chunks(kernel, height: int, *args) -> list:
     """`kernel(*args, start, stop)` over rows 0..height in up to one chunk per core; their results."""
-    n = max(1, min(_THREADS, height // MIN_CHUNK_ROWS))
-    bounds = [height * j // n for j in range(n + 1)]
-    if n == 1:
+    chunks = max(1, min(_THREADS, height // MIN_CHUNK_ROWS))
+    bounds = [height * j // chunks for j in range(chunks + 1)]
+    if chunks == 1:
         return [kernel(*args, 0, height)]
-    futures = [_row_pool().submit(kernel, *args, bounds[j], bounds[j + 1]) for j in range(n)]
+    futures = [_row_pool().submit(kernel, *args, bounds[j], bounds[j + 1]) for j in range(chunks)]
     return [f.result() for f in futures]
 
 

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
-# CIE Y of linear sRGB primaries (the middle row of kornia's RGB -> XYZ matrix; they sum to 1)
-Y_WEIGHTS = (0.212671, 0.715160, 0.072169)
+# linear sRGB -> CIE XYZ (D65), and the D65 white: kornia's, which `color.rgb_to_lab` uses
+RGB_TO_XYZ = ((0.412453, 0.357580, 0.180423),
+              (0.212671, 0.715160, 0.072169),
+              (0.019334, 0.119193, 0.950227))
+D65_WHITE = (0.95047, 1.0, 1.08883)
+Y_WEIGHTS = RGB_TO_XYZ[1]  # CIE Y of the linear sRGB primaries (they sum to 1)
+# CIE Lab's f(t) = t ** (1/3) above EPS_F, F_SLOPE * t + 4/29 below; F_KNEE is where the two meet, in f
 EPS_F = 0.008856  # CIE's (6/29)**3, as kornia rounds it
+F_SLOPE = 7.787  # CIE's 1 / (3 (6/29)**2), as kornia rounds it
+F_KNEE = 0.2068966  # 6/29, as kornia rounds it
 
 
 def srgb_decode(v: np.ndarray) -> np.ndarray:
@@ -32,16 +39,16 @@ def l_from_y(y: np.ndarray) -> np.ndarray:
     """CIE L* in [0, 100] from luminance Y in [0, 1], float32; the numpy twin of `color.l_from_y`."""
     y = np.asarray(y, dtype=np.float32)
     cube_root = np.power(np.maximum(y, np.float32(EPS_F)), np.float32(1 / 3))
-    f = np.where(y > EPS_F, cube_root, np.float32(7.787) * y + np.float32(4 / 29))
+    f = np.where(y > EPS_F, cube_root, np.float32(F_SLOPE) * y + np.float32(4 / 29))
     return (np.float32(116) * f - np.float32(16)).astype(np.float32)
 
 
 def encode_linear16(linear_rgb: np.ndarray) -> np.ndarray:
     """Linear RGB float array in [0, 1] (clipped) -> sRGB uint8, through a 65536-entry table."""
-    idx = np.clip(linear_rgb, 0.0, 1.0)
-    idx *= 65535.0
-    idx += 0.5
-    return LINEAR16_TO_SRGB8[idx.astype(np.uint16)]
+    index = np.clip(linear_rgb, 0.0, 1.0)
+    index *= 65535.0
+    index += 0.5
+    return LINEAR16_TO_SRGB8[index.astype(np.uint16)]
 
 
 def encode_in_gamut(y: np.ndarray, ratio: np.ndarray, out: np.ndarray) -> None:
@@ -60,13 +67,13 @@ def encode_in_gamut(y: np.ndarray, ratio: np.ndarray, out: np.ndarray) -> None:
     np.maximum(k, 1e-12, out=k)  # m >= 1 as the ratio's luminance is 1; a gray pixel has m = 1
     np.divide(1 - y, k, out=k)
     np.minimum(k, y, out=k)  # t <= 1
-    b = y - k  # c = k * ratio + (y - k), in 16-bit table units, +0.5 to round
+    offset = y - k  # c = k * ratio + (y - k), in 16-bit table units, +0.5 to round
     k *= 65535.0
-    b *= 65535.0
-    b += 0.5
+    offset *= 65535.0
+    offset += 0.5
     for c in range(3):  # one channel at a time keeps the temporaries small
-        v = ratio[c]
-        v *= k
-        v += b
-        np.clip(v, 0.0, 65535.0, out=v)  # float rounding only: 65536 would wrap to 0 as uint16
-        np.take(LINEAR16_TO_SRGB8, v.astype(np.uint16), out=out[c])
+        channel = ratio[c]
+        channel *= k
+        channel += offset
+        np.clip(channel, 0.0, 65535.0, out=channel)  # float rounding only: 65536 would wrap to 0 as uint16
+        np.take(LINEAR16_TO_SRGB8, channel.astype(np.uint16), out=out[c])

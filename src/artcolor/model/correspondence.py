@@ -86,27 +86,27 @@ def palette_transfer(ab: torch.Tensor, bank: Bank, rounds: int = TRANSFER_ROUNDS
     pixel takes the reference's quantile of its own rank. A global, monotone map: one object stays
     one colour family, and the image takes the reference's palette."""
     b, _, h, w = ab.shape
-    x = ab.flatten(2)  # (B, 2, P)
+    moved = ab.flatten(2)  # (B, 2, P)
     weight = bank.log_weight.softmax(dim=-1)  # (B', N)
     levels = (torch.arange(TRANSFER_LEVELS, dtype=ab.dtype, device=ab.device) + 0.5) / TRANSFER_LEVELS
     ranks = (torch.arange(h * w, dtype=ab.dtype, device=ab.device) + 0.5) / (h * w)  # (P,) in [0, 1]
-    pos = (ranks * TRANSFER_LEVELS - 0.5).clamp(0, TRANSFER_LEVELS - 1)  # the sorted pixels' place among the levels
-    low = pos.floor().long().clamp(max=TRANSFER_LEVELS - 2)
-    frac = pos - low
-    for r in range(rounds):
-        angle = torch.tensor(math.pi / 2 * r / rounds)
-        for d in (torch.stack([angle.cos(), angle.sin()]), torch.stack([-angle.sin(), angle.cos()])):
-            d = d.to(ab)
-            p = (x * d[None, :, None]).sum(dim=1)  # (B, P)
-            q, order = (bank.ab @ d).sort(dim=-1)  # (B', N)
+    place = (ranks * TRANSFER_LEVELS - 0.5).clamp(0, TRANSFER_LEVELS - 1)  # the sorted pixels' place among the levels
+    low = place.floor().long().clamp(max=TRANSFER_LEVELS - 2)
+    frac = place - low
+    for turn in range(rounds):
+        angle = torch.tensor(math.pi / 2 * turn / rounds)
+        for direction in (torch.stack([angle.cos(), angle.sin()]), torch.stack([-angle.sin(), angle.cos()])):
+            direction = direction.to(ab)
+            projected = (moved * direction[None, :, None]).sum(dim=1)  # (B, P)
+            reference, order = (bank.ab @ direction).sort(dim=-1)  # (B', N), ascending
             cdf = weight.gather(-1, order).cumsum(dim=-1)
-            at = (cdf[:, None, :] < levels[None, :, None]).sum(dim=-1).clamp(max=q.shape[-1] - 1)  # (B', K)
-            quantiles = q.gather(-1, at)  # (B', K)
+            at_level = (cdf[:, None, :] < levels[None, :, None]).sum(dim=-1).clamp(max=reference.shape[-1] - 1)  # (B', K)
+            quantiles = reference.gather(-1, at_level)  # (B', K)
             in_order = quantiles[:, low] * (1 - frac) + quantiles[:, low + 1] * frac  # (B', P): the k-th smallest's target
-            p_order = p.argsort(dim=-1)  # (B, P)
-            target = torch.empty_like(p).scatter(-1, p_order, in_order.expand(b, -1))
-            x = x + (target - p)[:, None, :] * d[None, :, None]
-    return x.view(b, 2, h, w)
+            pixel_order = projected.argsort(dim=-1)  # (B, P)
+            target = torch.empty_like(projected).scatter(-1, pixel_order, in_order.expand(b, -1))
+            moved = moved + (target - projected)[:, None, :] * direction[None, :, None]
+    return moved.view(b, 2, h, w)
 
 
 def matched(confidence: torch.Tensor, bank: Bank) -> torch.Tensor:

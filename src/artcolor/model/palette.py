@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-AB_SCALE = 110.0  # a*, b* of sRGB colours stay within about +-110
+from ..color import AB_SCALE  # also imported from here (model/unet.py, training, losses): keep until they take it from color
+
 FEATURES = 4  # per band: mean a*, mean b*, mean chroma (all / AB_SCALE), share of pixels (x bins)
 EMPTY_BAND = 0.01  # pseudo-share of the reference's overall mean given to every band
 
@@ -52,7 +53,7 @@ def luminance_palette(lab: torch.Tensor, bins: int, keys: torch.Tensor | None = 
     A cell with few pixels leans towards the reference's overall mean colour (EMPTY_BAND), so a
     lightness the reference lacks still gets its general colour rather than gray.
     """
-    b, classes = lab.shape[0], keys.shape[1] if keys is not None else 1
+    batch, classes = lab.shape[0], keys.shape[1] if keys is not None else 1
     cells = bins * classes
     l = lab[:, 0].flatten(1)  # (B, N)
     ab = lab[:, 1:].flatten(2).transpose(1, 2)  # (B, N, 2)
@@ -61,7 +62,7 @@ def luminance_palette(lab: torch.Tensor, bins: int, keys: torch.Tensor | None = 
     if keys is not None:  # (B, N, K * 4): each pixel's colour and count, shared out among its classes
         per_class = (keys.flatten(2).transpose(1, 2)[..., None] * per_class[..., None, :]).flatten(2)
     sums = band_weights(l, bins).transpose(1, 2) @ per_class / l.shape[1]  # (B, bins, K * 4)
-    sums = sums.view(b, cells, 4)  # band-major cells, as cell_weights orders them
+    sums = sums.view(batch, cells, 4)  # band-major cells, as cell_weights orders them
     share = sums[..., 3:]  # (B, cells, 1)
     empty = EMPTY_BAND * bins / cells  # with K classes alike, each cell holds what its band did
     means = (sums[..., :3] + empty * colour.mean(dim=1, keepdim=True)) / (share + empty)

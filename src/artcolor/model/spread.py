@@ -38,40 +38,44 @@ def spread_hints(ab: torch.Tensor, hints: torch.Tensor, features: list[torch.Ten
     mask = hints[:, 2:3]
     cover = F.avg_pool2d(mask, CELL)
     h, w = cover.shape[-2:]
-    inside = lambda x: F.avg_pool2d(x * mask, CELL) / cover.clamp(min=1e-6)  # noqa: E731  the mean over a cell's hint pixels
-    f = torch.cat([F.normalize(F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False), dim=1)
-                   for x in features[:LEVELS]], dim=1)
+    mean_at_hints = lambda x: F.avg_pool2d(x * mask, CELL) / cover.clamp(min=1e-6)  # noqa: E731  over a cell's hint pixels
+    unit_features = torch.cat([F.normalize(F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False), dim=1)
+                               for x in features[:LEVELS]], dim=1)
     yy, xx = torch.meshgrid(torch.arange(h, device=ab.device), torch.arange(w, device=ab.device), indexing="ij")
     diagonal = ((h * h + w * w) ** 0.5) if isinstance(h, int) else torch.sqrt((h * h + w * w).float())  # traced: a tensor
-    pos = torch.stack([yy, xx]).to(ab).flatten(1)[None].expand(ab.shape[0], -1, -1) / diagonal
-    facts = {"feature": f.flatten(2), "position": pos, "l": F.avg_pool2d(l, CELL).flatten(2),
+    position = torch.stack([yy, xx]).to(ab).flatten(1)[None].expand(ab.shape[0], -1, -1) / diagonal
+    facts = {"feature": unit_features.flatten(2), "position": position, "l": F.avg_pool2d(l, CELL).flatten(2),
              "ab": F.avg_pool2d(ab, CELL).flatten(2) / 50,  # a*b* / 50 throughout the fit
-             "ab_at_hints": inside(ab).flatten(2) / 50,
-             "correction": (inside(hints[:, :2]) - inside(ab)).flatten(2) / 50, "cover": cover.flatten(2)}
+             "ab_at_hints": mean_at_hints(ab).flatten(2) / 50,
+             "correction": (mean_at_hints(hints[:, :2]) - mean_at_hints(ab)).flatten(2) / 50, "cover": cover.flatten(2)}
     cells = torch.cat(list(facts.values()), dim=1)  # (B, C, N)
     # the hint cells: the MAX_KEYS most covered (zero-padded, so an image of fewer cells works too)
     padded = torch.cat([cells, cells.new_zeros(*cells.shape[:2], MAX_KEYS)], dim=2)
     keys = padded.gather(2, padded[:, -1].topk(MAX_KEYS, dim=1).indices[:, None].expand(-1, cells.shape[1], -1))
     sizes = [x.shape[1] for x in facts.values()]
-    q, k = (dict(zip(facts, x.split(sizes, dim=1))) for x in (cells, keys))  # each fact, for every cell and for the keys
-    similar = torch.einsum("bcn,bck->bnk", q["feature"], k["feature"]) / LEVELS  # the mean of the cosines
-    d2 = ((q["position"][..., None] - k["position"][:, :, None]) ** 2).sum(1)  # (B, N, K)
-    dl2 = (q["l"][..., None] - k["l"][:, :, None]).squeeze(1) ** 2
-    weight = torch.exp((similar - 1) / TAU - d2 / (2 * SIGMA ** 2) - dl2 / (2 * L_SIGMA ** 2)) * (k["cover"] > 0)
+    at_cell, at_key = (dict(zip(facts, x.split(sizes, dim=1))) for x in (cells, keys))  # each fact, (B, ., N) and (B, ., K)
+    similarity = torch.einsum("bcn,bck->bnk", at_cell["feature"], at_key["feature"]) / LEVELS  # the mean of the cosines
+    distance2 = ((at_cell["position"][..., None] - at_key["position"][:, :, None]) ** 2).sum(1)  # (B, N, K)
+    lightness2 = (at_cell["l"][..., None] - at_key["l"][:, :, None]).squeeze(1) ** 2
+    log_weight = (similarity - 1) / TAU - distance2 / (2 * SIGMA ** 2) - lightness2 / (2 * L_SIGMA ** 2)
+    weight = torch.exp(log_weight) * (at_key["cover"] > 0)  # (B, N, K): the zero padding weighs nothing
     # per cell, the weighted ridge fit of correction ~ [ab, 1] @ M, M (3, 2)
-    one = lambda x: torch.cat([x, torch.ones_like(x[:, :1])], dim=1)  # noqa: E731
-    xk = one(k["ab_at_hints"])
-    gram = torch.einsum("bnk,bik,bjk->bnij", weight, xk, xk) + torch.diag(ab.new_tensor([AFFINE_PRIOR, AFFINE_PRIOR, PRIOR]))
-    m = torch.einsum("bnij,bnjc->bnic", _inverse3(gram), torch.einsum("bnk,bik,bck->bnic", weight, xk, k["correction"]))
-    moved = 50 * torch.einsum("bin,bnic->bcn", one(q["ab"]), m)
-    return ab + F.interpolate(moved.reshape(ab.shape[0], 2, h, w), size=ab.shape[-2:], mode="bilinear", align_corners=False)
+    with_one = lambda x: torch.cat([x, torch.ones_like(x[:, :1])], dim=1)  # noqa: E731  [ab, 1]: the fit's inputs
+    fit_inputs = with_one(at_key["ab_at_hints"])  # (B, 3, K)
+    ridge = torch.diag(ab.new_tensor([AFFINE_PRIOR, AFFINE_PRIOR, PRIOR]))
+    gram = torch.einsum("bnk,bik,bjk->bnij", weight, fit_inputs, fit_inputs) + ridge
+    moments = torch.einsum("bnk,bik,bck->bnic", weight, fit_inputs, at_key["correction"])
+    affine = torch.einsum("bnij,bnjc->bnic", _inverse_3x3(gram), moments)  # (B, N, 3, 2)
+    correction = 50 * torch.einsum("bin,bnic->bcn", with_one(at_cell["ab"]), affine)
+    return ab + F.interpolate(correction.reshape(ab.shape[0], 2, h, w), size=ab.shape[-2:], mode="bilinear",
+                              align_corners=False)
 
 
-def _inverse3(s: torch.Tensor) -> torch.Tensor:
+def _inverse_3x3(m: torch.Tensor) -> torch.Tensor:
     """Inverses of symmetric positive definite 3 x 3 matrices (..., 3, 3), by cofactors (an ONNX graph
-    has no linear solver)."""
-    a, b, c, d, e, f = s[..., 0, 0], s[..., 0, 1], s[..., 0, 2], s[..., 1, 1], s[..., 1, 2], s[..., 2, 2]
-    A, B, C = d * f - e * e, c * e - b * f, b * e - c * d
+    has no linear solver): the adjugate over the determinant."""
+    a, b, c, d, e, f = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2], m[..., 1, 1], m[..., 1, 2], m[..., 2, 2]  # upper triangle
+    A, B, C = d * f - e * e, c * e - b * f, b * e - c * d  # the cofactors (symmetric, as m is)
     D, E, F_ = a * f - c * c, b * c - a * e, a * d - b * b
-    adj = torch.stack([A, B, C, B, D, E, C, E, F_], dim=-1).reshape(*s.shape)
+    adj = torch.stack([A, B, C, B, D, E, C, E, F_], dim=-1).reshape(*m.shape)
     return adj / (a * A + b * B + c * C)[..., None, None]
