@@ -15,7 +15,6 @@ from artcolor import Colorizer
 from artcolor.config import ModelConfig, preset
 from artcolor.model import ColorNet
 from artcolor.model.auto import _in_gamut, annealed_mean, bin_centres, n_bins, soft_bins
-from artcolor.model.efficientnet import EncoderTail
 from artcolor.training.auto import nearest_bin
 
 AUTO = dataclasses.replace(preset("tiny"), encoder="efficientnet-lite0", hints=True, auto_decoder=True, image_size=64)
