@@ -174,7 +174,8 @@ def test_model_folder_round_trip_keeps_the_decoder(net, tmp_path, gray_photo):
 
 def test_onnx_export_colours_automatic_palette_and_hints_as_torch(net, tmp_path, gray_photo, palettes):
     pytest.importorskip("onnxruntime")
-    from artcolor.export import PSNR_FLOOR, export_model
+    from artcolor.inference.export import export_model
+    from artcolor.inference.export_checks import PSNR_FLOOR
     from artcolor.onnx import OnnxColorizer
 
     folder = export_model(net, tmp_path / "onnx")

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from artcolor import color, srgb
-from artcolor.pipeline import bilinear_taps, blend_codes, recombine, working_l
+from artcolor.inference.pipeline import bilinear_taps, blend_codes, recombine, working_l
 
 
 def test_l_from_y_twin_equals_torch():

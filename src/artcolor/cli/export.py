@@ -26,7 +26,8 @@ def command(out, fmt, weights, preset, opset):
         import onnxruntime  # noqa: F401
     except ImportError as e:
         fail(f"ONNX export needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
-    from ..export import EXPORT_TOLERANCE, PSNR_FLOOR, check_export, export_model
+    from ..inference.export import export_model
+    from ..inference.export_checks import EXPORT_TOLERANCE, PSNR_FLOOR, check_export
     from ..inference import Colorizer
 
     if weights is not None and preset is not None:

@@ -1,10 +1,10 @@
-"""ONNX export: the whole model as a folder that colourises without PyTorch, its check against
-PyTorch, and the runner behind `Colorizer(backend="onnxruntime")`.
+"""ONNX export: the whole model as a folder that colourises without PyTorch (`onnx_backend.py` reads it),
+and the same graphs in memory behind `Colorizer(net, backend="onnxruntime")`.
 
-`export_model(net, OUT_DIR)` writes the folder `onnx.OnnxColorizer` reads (its docstring describes
-the layout): the style encoder and the colour network as graphs with dynamic batch, height and
-width, traced through the network's own `encode_style` and `forward`, so whatever the network
-grows inside them is exported with it.
+`export_model(net, OUT_DIR)` writes the folder (`onnx_backend.py` describes the layout): the style
+encoder and the colour network as graphs with dynamic batch, height and width, traced through the
+network's own `encode_style` and `forward`, so whatever the network grows inside them is exported
+with it. `export_checks.py` compares an export with the network.
 """
 
 from __future__ import annotations
@@ -21,25 +21,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import __version__
-from .color import chroma_ratio
-from .model import ColorNet
-from .model.correspondence import Bank
-from .onnx import BANK_INPUTS, COLOR_GRAPH, FORMAT, NULL_STYLE, STYLE_GRAPH, Graph, bank_feeds
-from .image import atomic_write
+from .. import __version__
+from ..color import chroma_ratio
+from ..image import atomic_write
+from ..model import ColorNet
+from ..model.correspondence import Bank
+from .onnx_backend import BANK_INPUTS, COLOR_GRAPH, FORMAT, NULL_STYLE, STYLE_GRAPH, Graph, OnnxBackend
 
 OPSET = 17
-RELATIVE_TOLERANCE = 1e-4  # max |onnx - torch| / max |torch| of a plain U-Net (the tests' tiny one: 2e-6)
-# `artcolor export`'s gate for any model: with the EfficientNet encoder, float32 sums differ by up to
-# 3e-3 of the output's range (0.13 a*b* units, invisible); the PSNR floor is the check that matters
-EXPORT_TOLERANCE = 1e-2
-PSNR_FLOOR = 45.0  # dB between the PyTorch and ONNX colourisations of one photo
 
 
 class ColorGraph(nn.Module):
     """The colour network at any H, W: `l` is padded (edge pixels repeated) to the network's multiple
     and the outputs cropped back. Returns `out` as `ColorNet.forward`, and the chroma ratio
-    (B, 3, H, W) the full-resolution recombination needs. `Colorizer` runs this module too."""
+    (B, 3, H, W) the full-resolution recombination needs."""
 
     def __init__(self, net: ColorNet):
         super().__init__()
@@ -166,95 +161,8 @@ def _write(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-class OnnxRunner:
-    """The colour graph on onnxruntime behind the network's own call: (l, style) tensors -> out."""
-
-    def __init__(self, model: str | os.PathLike | bytes, threads: int | None = None):
-        self.graph = Graph(model, threads)
-
-    @classmethod
-    def from_net(cls, net: ColorNet, threads: int | None = None) -> "OnnxRunner":
-        return cls(color_graph(net).SerializeToString(), threads)
-
-    def __call__(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None = None,
-                 bank: Bank | None = None) -> torch.Tensor:
-        feeds = {"l": _numpy(l), "style": _numpy(style)}
-        if "hints" in self.graph.inputs:  # a model with hint inputs takes zeros for none
-            feeds["hints"] = _numpy(hints) if hints is not None else np.zeros((l.shape[0], 3, *l.shape[-2:]), np.float32)
-        elif hints is not None:
-            raise ValueError("this exported model takes no colour hints")
-        if "ref_keys" in self.graph.inputs:
-            feeds.update(bank_feeds(None if bank is None else tuple(_numpy(t) for t in bank), self.graph))
-        out = self.graph(["out"], **feeds)[0]
-        return torch.from_numpy(out).to(l.device)
-
-
-def _numpy(x: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
-
-
-# ---- checks against PyTorch
-
-
-@torch.inference_mode()
-def check_onnx(net: ColorNet, path: str | os.PathLike, seed: int = 0) -> tuple[float, float]:
-    """(max |onnx - torch|, max |torch|) of the colour graph's `out`, on a random batch at a size
-    that is not a multiple of the network's (so the padding is exercised)."""
-    net = copy.deepcopy(net).to("cpu").eval()
-    g = torch.Generator().manual_seed(seed)
-    m = net.config.multiple
-    l = torch.rand(2, 1, 6 * m + 3, 10 * m + 5, generator=g) * 100  # (2, 1, H, W), non-square, odd
-    style = net.null(2) + torch.randn(2, net.config.code_dim, generator=g)
-    expected = ColorGraph(net)(l, style)[0]
-    got = OnnxRunner(Path(path))(l, style)
-    return float((got - expected).abs().max()), float(expected.abs().max())
-
-
-@torch.inference_mode()
-def check_style(net: ColorNet, path: str | os.PathLike, seed: int = 0) -> tuple[float, float]:
-    """(max |onnx - torch|, max |torch|) of the style graph's codes, for two references of odd size
-    (with `correspondence`, the worst relative difference of codes, keys and a*b*, in the codes' scale)."""
-    net = copy.deepcopy(net).to("cpu").eval()
-    s = net.config.style_size
-    g = torch.Generator().manual_seed(seed)
-    rgb = torch.rand(2, 3, s, 2 * s + 7, generator=g)
-    expected, feeds, names = [net.encode_style(rgb)], {"rgb": rgb.numpy()}, ["style"]
-    if takes_reference(net):  # the bank's keys and a*b* too, at a size divisible by 32
-        match_rgb = torch.rand(2, 3, 64, 160, generator=g)
-        expected += list(net.encode_reference(match_rgb))[:2]
-        feeds["match_rgb"], names = match_rgb.numpy(), [*names, "keys", "ab"]
-    got = Graph(Path(path))(names, **feeds)
-    worst = max(float(np.abs(a - e.numpy()).max() / max(float(e.abs().max()), 1e-6)) for a, e in zip(got, expected))
-    return worst * float(expected[0].abs().max()), float(expected[0].abs().max())
-
-
-def check_export(net: ColorNet, folder: str | os.PathLike) -> dict[str, float]:
-    """Compare an export folder with the network: each graph's relative difference, and the PSNR
-    (dB) between the PyTorch and ONNX colourisations of a photo of odd size, worst of a palette
-    reference and automatic."""
-    from .inference import Colorizer
-    from .onnx import OnnxColorizer
-
-    folder = Path(folder)
-    color, scale = check_onnx(net, folder / COLOR_GRAPH)
-    style, style_scale = check_style(net, folder / STYLE_GRAPH)
-    photo = _test_photo(333, 517)
-    reference = _test_photo(60, 90, colour=True)
-    torch_side, onnx_side = Colorizer(copy.deepcopy(net), device="cpu"), OnnxColorizer(folder)
-    psnr = min(_psnr(torch_side.colorize(photo, style=s), onnx_side.colorize(photo, style=s))
-               for s in (reference, None))
-    return {"color": color / max(scale, 1e-6), "style": style / max(style_scale, 1e-6), "psnr": psnr}
-
-
-def _test_photo(h: int, w: int, colour: bool = False, seed: int = 0) -> np.ndarray:
-    """A smooth random image: a bilinear blow-up of a 6x6 grid, gray (H, W) or colour (H, W, 3), uint8."""
-    from PIL import Image
-
-    grid = np.random.default_rng(seed).integers(0, 256, (6, 6, 3) if colour else (6, 6), dtype=np.uint8)
-    return np.asarray(Image.fromarray(grid).resize((w, h), Image.BILINEAR))
-
-
-def _psnr(a, b) -> float:
-    """PSNR (dB) between two 8-bit images; infinity when they are equal."""
-    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255 ** 2 / mse))
+def onnx_backend(net: ColorNet, threads: int | None = None, opset: int = OPSET) -> OnnxBackend:
+    """The network exported in memory, its graphs on onnxruntime: what `export_model` writes, unwritten."""
+    null_style = net.null_style.detach().to("cpu", torch.float32).numpy()
+    return OnnxBackend(net.config, null_style, Graph(style_graph(net, opset).SerializeToString(), threads),
+                       Graph(color_graph(net, opset).SerializeToString(), threads))
