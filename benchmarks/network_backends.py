@@ -29,7 +29,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from artcolor import Colorizer, palette_image  # noqa: E402
-from artcolor.inference.export import color_graph, style_graph  # noqa: E402
+from artcolor.inference.export import auto_graph, color_graph, style_graph  # noqa: E402
 from artcolor.inference.onnx_backend import Graph, OnnxBackend  # noqa: E402
 
 PALETTE = "#264653,#2a9d8f,#e9c46a,#f4a261,#e76f51"
@@ -44,8 +44,9 @@ def runners(colorizer: Colorizer, threads: int, folder: Path) -> dict:
     graph = folder / "color.onnx"
     graph.write_bytes(color_graph(net).SerializeToString())
     styles = Graph(style_graph(net).SerializeToString(), threads)
+    auto = Graph(auto_graph(net).SerializeToString(), threads) if net.auto is not None else None  # float32 in all
     on_graph = lambda path: Colorizer(OnnxBackend(net.config, colorizer.backend.null_style, styles,  # noqa: E731
-                                                  Graph(path, threads)))
+                                                  Graph(path, threads), auto))
     found = {"torch float32": (colorizer, plain),
              "torch bfloat16 autocast": (colorizer, lambda: torch.autocast("cpu", dtype=torch.bfloat16)),
              "onnxruntime float32": (on_graph(graph), plain)}

@@ -81,19 +81,19 @@ def test_bad_auto_settings_are_named(changes, message):
         dataclasses.replace(ModelConfig(), **changes)
 
 
-def test_null_style_rows_go_to_the_decoder_and_others_to_the_unet(net):
+def test_no_style_goes_to_the_decoder_and_any_code_to_the_unet(net):
     l = torch.rand(3, 1, 64, 96) * 100
     other = net.null(1) + 0.3
-    styles = torch.cat([net.null(1), other, net.null(1)])
     with torch.no_grad():
-        mixed = net(l, styles)
+        by_none = net(l)  # style None: automatic, so the decoder
         auto = net.auto(net.semantic.features(l), l)
-        styled = net.styled(l, other.expand(3, -1), None, net.semantic.features(l))
-        by_none = net(l)  # style None: the null style, so the decoder
-    assert torch.allclose(mixed[[0, 2]], auto[[0, 2]], atol=1e-5)
-    assert torch.allclose(mixed[1], styled[1], atol=1e-5)
+        by_null = net(l, net.null(3))  # the null code given: the U-Net under it, as training's samples without a reference
+        styled = net.styled(l, net.null(3), None, net.semantic.features(l))
+        by_other = net(l, other.expand(3, -1))
     assert torch.allclose(by_none, auto, atol=1e-5)
-    assert (auto[1] - styled[1]).abs().mean() > 1e-3, "the two paths must differ for the test to mean anything"
+    assert torch.allclose(by_null, styled, atol=1e-5)
+    assert (by_null - by_none).abs().mean() > 1e-3, "the two paths must differ for the test to mean anything"
+    assert (by_other - by_null).abs().mean() > 1e-3
 
 
 def test_hints_steer_the_decoder_where_they_are(net):
@@ -175,10 +175,14 @@ def test_model_folder_round_trip_keeps_the_decoder(net, tmp_path, gray_photo):
 def test_onnx_export_colours_automatic_palette_and_hints_as_torch(net, tmp_path, gray_photo, palettes):
     pytest.importorskip("onnxruntime")
     from artcolor.inference.export import export_model
-    from artcolor.inference.export_checks import PSNR_FLOOR
+    from artcolor.inference.export_checks import EXPORT_TOLERANCE, PSNR_FLOOR, check_onnx
     from artcolor.onnx import OnnxColorizer
 
     folder = export_model(net, tmp_path / "onnx")
+    assert (folder / "auto_net.onnx").is_file()  # automatic colourisation: a graph of its own
+    assert json.loads((folder / "config.json").read_text())["onnx"]["auto_net"] == "auto_net.onnx"
+    diff, scale = check_onnx(net, folder / "auto_net.onnx", automatic=True)
+    assert scale > 1 and diff <= EXPORT_TOLERANCE * scale
     torch_side, onnx_side = Colorizer(net), OnnxColorizer(folder)
     w, h = gray_photo.size
     hints = [(w // 3, h // 2, "#c0392b", 6.0)]

@@ -177,6 +177,17 @@ def test_export_folder_holds_config_and_null_style(net, tmp_path):
     assert checks["psnr"] >= PSNR_FLOOR
 
 
+def test_an_export_of_an_older_format_is_refused_naming_the_folder(net, tmp_path):
+    from artcolor.onnx import OnnxColorizer
+
+    folder = export_model(net, tmp_path / "old")
+    config = json.loads((folder / "config.json").read_text())
+    config["onnx"]["format"] = 1  # the colour graph ran the U-Net and the automatic decoder for every image
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=rf"{re.escape(str(folder))}: an ONNX export of format 1.*export the model again"):
+        OnnxColorizer(folder)
+
+
 def test_colorize_command_with_onnxruntime_backend(run_cli, model_dir, tmp_path, coffee):
     coffee.save(tmp_path / "photo.png")
     outputs = {}

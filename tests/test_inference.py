@@ -15,7 +15,7 @@ from artcolor import Colorizer, ImageError, palette_image
 from artcolor.color import rgb_to_lab
 from artcolor.config import ModelConfig, preset
 from artcolor.image import gray_image, luminance_plane
-from artcolor.inference import BUNDLED, MAX_ASPECT, recombine, working_size
+from artcolor.inference import BUNDLED, MAX_ASPECT, Style, recombine, working_size
 
 
 def pixels(im: Image.Image) -> np.ndarray:
@@ -223,6 +223,16 @@ def test_strength_changes_the_output(tiny_perturbed, gray_photo, palettes):
 def test_strength_zero_is_automatic(tiny_perturbed, gray_photo, palettes):
     none = tiny_perturbed.colorize(gray_photo, style=palettes[0], strength=0.0)
     assert np.array_equal(pixels(none), pixels(tiny_perturbed.colorize(gray_photo)))
+
+
+def test_automatic_is_said_by_the_style_not_read_from_its_code(tiny_perturbed, gray_photo, palettes):
+    assert tiny_perturbed.encode_style(None).automatic
+    assert tiny_perturbed.encode_style(palettes[0], strength=0).automatic
+    assert not tiny_perturbed.encode_style(palettes[0]).automatic
+    given = Style(tiny_perturbed.encode_style(None).code)  # the null code, given: the U-Net runs under it
+    assert not given.automatic
+    # the tiny model has no automatic decoder: its automatic colourisation is that same U-Net
+    assert np.array_equal(pixels(tiny_perturbed.colorize(gray_photo, style=given)), pixels(tiny_perturbed.colorize(gray_photo)))
 
 
 def test_strength_interpolates_the_style_vector(tiny_perturbed, palettes):

@@ -2,9 +2,9 @@
 and the same graphs in memory behind `Colorizer(net, backend="onnxruntime")`.
 
 `export_model(net, OUT_DIR)` writes the folder (`onnx_backend.py` describes the layout): the style
-encoder and the colour network as graphs with dynamic batch, height and width, traced through the
-network's own `encode_style` and `forward`, so whatever the network grows inside them is exported
-with it. `export_checks.py` compares an export with the network.
+encoder, the U-Net and (for models with one) the automatic decoder as graphs with dynamic batch,
+height and width, traced through the network's own `encode_style` and `forward`, so whatever the
+network grows inside them is exported with it. `export_checks.py` compares an export with the network.
 """
 
 from __future__ import annotations
@@ -26,15 +26,28 @@ from ..color import chroma_ratio
 from ..image import atomic_write
 from ..model import ColorNet
 from ..model.correspondence import Bank
-from .onnx_backend import BANK_INPUTS, COLOR_GRAPH, FORMAT, NULL_STYLE, STYLE_GRAPH, Graph, OnnxBackend
+from .onnx_backend import AUTO_GRAPH, BANK_INPUTS, COLOR_GRAPH, FORMAT, NULL_STYLE, STYLE_GRAPH, Graph, OnnxBackend
 
 OPSET = 17
 
 
+def _padded(net: ColorNet, l: torch.Tensor, style: torch.Tensor | None, hints: torch.Tensor | None,
+            bank: Bank | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`net(l, style, hints, bank)` at any H, W: `l` padded (edge pixels repeated) to the network's
+    multiple, the outputs cropped back -> (out as `ColorNet.forward`, the chroma ratio (B, 3, H, W))."""
+    m = net.config.multiple
+    h, w = l.shape[-2], l.shape[-1]
+    pad = (0, (m - w % m) % m, 0, (m - h % m) % m)
+    l_pad = F.pad(l, pad, mode="replicate")
+    # padded hints are zeros: no hint (mask 0) where the photo is not
+    out = net(l_pad, style, None if hints is None else F.pad(hints, pad), bank)
+    ratio = chroma_ratio(net.to_linear_rgb(l_pad, out))
+    return out[..., :h, :w], ratio[..., :h, :w]
+
+
 class ColorGraph(nn.Module):
-    """The colour network at any H, W: `l` is padded (edge pixels repeated) to the network's multiple
-    and the outputs cropped back. Returns `out` as `ColorNet.forward`, and the chroma ratio
-    (B, 3, H, W) the full-resolution recombination needs."""
+    """The U-Net under a style code at any H, W -> (`out` as `ColorNet.forward`, the chroma ratio
+    (B, 3, H, W) the full-resolution recombination needs)."""
 
     def __init__(self, net: ColorNet):
         super().__init__()
@@ -43,15 +56,19 @@ class ColorGraph(nn.Module):
     def forward(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None = None,
                 ref_keys: torch.Tensor | None = None, ref_ab: torch.Tensor | None = None,
                 ref_log_weight: torch.Tensor | None = None):
-        m = self.net.config.multiple
-        h, w = l.shape[-2], l.shape[-1]
-        pad = (0, (m - w % m) % m, 0, (m - h % m) % m)
-        l_pad = F.pad(l, pad, mode="replicate")
         bank = Bank(ref_keys, ref_ab, ref_log_weight) if ref_keys is not None else None
-        # padded hints are zeros: no hint (mask 0) where the photo is not
-        out = self.net(l_pad, style, None if hints is None else F.pad(hints, pad), bank)
-        ratio = chroma_ratio(self.net.to_linear_rgb(l_pad, out))
-        return out[..., :h, :w], ratio[..., :h, :w]
+        return _padded(self.net, l, style, hints, bank)
+
+
+class AutoGraph(nn.Module):
+    """Automatic colourisation by the automatic decoder at any H, W -> (`out`, the chroma ratio)."""
+
+    def __init__(self, net: ColorNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, l: torch.Tensor, hints: torch.Tensor | None = None):
+        return _padded(self.net, l, None, hints, None)
 
 
 class StyleGraph(nn.Module):
@@ -100,7 +117,7 @@ def _trace(module: nn.Module, args: tuple, names: list[str], outputs: list[str],
 
 
 def color_graph(net: ColorNet, opset: int = OPSET):
-    """The colour network as an onnx.ModelProto: (l, style[, hints]) -> (out, ratio)."""
+    """The U-Net as an onnx.ModelProto: (l, style[, hints][, ref_keys, ref_ab, ref_log_weight]) -> (out, ratio)."""
     import onnx
 
     net = copy.deepcopy(net).to("cpu").eval()  # the caller's network stays on its device
@@ -117,6 +134,18 @@ def color_graph(net: ColorNet, opset: int = OPSET):
         "null_style": json.dumps(net.null_style.detach().tolist()),
     })
     return model
+
+
+def auto_graph(net: ColorNet, opset: int = OPSET):
+    """The automatic decoder (the model needs one) as an onnx.ModelProto: (l[, hints]) -> (out, ratio)."""
+    if net.auto is None:
+        raise ValueError("this model has no automatic decoder (its config has auto_decoder: false)")
+    net = copy.deepcopy(net).to("cpu").eval()
+    m = net.config.multiple
+    args, names = (torch.rand(1, 1, 4 * m, 4 * m) * 100,), ["l"]
+    if takes_hints(net):
+        args, names = (*args, torch.zeros(1, 3, 4 * m, 4 * m)), [*names, "hints"]
+    return _trace(AutoGraph(net), args, names, ["out", "ratio"], opset)
 
 
 def style_graph(net: ColorNet, opset: int = OPSET):
@@ -139,18 +168,21 @@ def export_onnx(net: ColorNet, path: str | os.PathLike | io.BytesIO, opset: int 
 
 
 def export_model(net: ColorNet, folder: str | os.PathLike, opset: int = OPSET) -> Path:
-    """Write the whole model as an ONNX export folder (see `onnx.py`) and return its path."""
+    """Write the whole model as an ONNX export folder (see `onnx_backend.py`) and return its path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     _write(folder / STYLE_GRAPH, style_graph(net, opset).SerializeToString())
     _write(folder / COLOR_GRAPH, color_graph(net, opset).SerializeToString())
+    automatic = net.auto is not None
+    if automatic:
+        _write(folder / AUTO_GRAPH, auto_graph(net, opset).SerializeToString())
     buffer = io.BytesIO()
     np.save(buffer, net.null_style.detach().to("cpu", torch.float32).numpy())
     _write(folder / NULL_STYLE, buffer.getvalue())
     section = {"format": FORMAT, "opset": opset, "multiple": net.config.multiple, "hints": takes_hints(net),
                "correspondence": takes_reference(net),
                "color_net": COLOR_GRAPH, "style_encoder": STYLE_GRAPH, "null_style": NULL_STYLE,
-               "artcolor": __version__}
+               "auto_net": AUTO_GRAPH if automatic else None, "artcolor": __version__}
     config = {"model": net.config.to_dict(), "onnx": section}
     _write(folder / "config.json", (json.dumps(config, indent=2) + "\n").encode())
     return folder
@@ -164,5 +196,6 @@ def _write(path: Path, data: bytes) -> None:
 def onnx_backend(net: ColorNet, threads: int | None = None, opset: int = OPSET) -> OnnxBackend:
     """The network exported in memory, its graphs on onnxruntime: what `export_model` writes, unwritten."""
     null_style = net.null_style.detach().to("cpu", torch.float32).numpy()
-    return OnnxBackend(net.config, null_style, Graph(style_graph(net, opset).SerializeToString(), threads),
-                       Graph(color_graph(net, opset).SerializeToString(), threads))
+    graph = lambda make: Graph(make(net, opset).SerializeToString(), threads)  # noqa: E731
+    return OnnxBackend(net.config, null_style, graph(style_graph), graph(color_graph),
+                       graph(auto_graph) if net.auto is not None else None)

@@ -13,8 +13,8 @@ from PIL import Image
 
 from ..model import ColorNet
 from .colorizer import Colorizer
-from .export import ColorGraph, takes_reference
-from .onnx_backend import COLOR_GRAPH, STYLE_GRAPH, Graph, OnnxBackend, color_feeds
+from .export import AutoGraph, ColorGraph, takes_reference
+from .onnx_backend import AUTO_GRAPH, COLOR_GRAPH, STYLE_GRAPH, Graph, OnnxBackend, graph_feeds
 from .torch_backend import TorchBackend
 
 RELATIVE_TOLERANCE = 1e-4  # max |onnx - torch| / max |torch| of a plain U-Net (the tests' tiny one: 2e-6)
@@ -25,17 +25,18 @@ PSNR_FLOOR = 45.0  # dB between the PyTorch and ONNX colourisations of one photo
 
 
 @torch.inference_mode()
-def check_onnx(net: ColorNet, path: str | os.PathLike, seed: int = 0) -> tuple[float, float]:
-    """(max |onnx - torch|, max |torch|) of the colour graph's `out`, on a random batch at a size
-    that is not a multiple of the network's (so the padding is exercised)."""
+def check_onnx(net: ColorNet, path: str | os.PathLike, seed: int = 0, automatic: bool = False) -> tuple[float, float]:
+    """(max |onnx - torch|, max |torch|) of the colour graph's `out` (`automatic`: of the automatic
+    decoder's graph), on a random batch at a size that is not a multiple of the network's (so the
+    padding is exercised)."""
     net = copy.deepcopy(net).to("cpu").eval()
     g = torch.Generator().manual_seed(seed)
     m = net.config.multiple
     l = torch.rand(2, 1, 6 * m + 3, 10 * m + 5, generator=g) * 100  # (2, 1, H, W), non-square, odd
-    style = net.null(2) + torch.randn(2, net.config.code_dim, generator=g)
-    expected = ColorGraph(net)(l, style)[0].numpy()
+    style = None if automatic else net.null(2) + torch.randn(2, net.config.code_dim, generator=g)
+    expected = (AutoGraph(net)(l) if automatic else ColorGraph(net)(l, style))[0].numpy()
     graph = Graph(Path(path))
-    got = graph(["out"], **color_feeds(graph, l.numpy(), style.numpy()))[0]
+    got = graph(["out"], **graph_feeds(graph, l.numpy(), None if automatic else style.numpy()))[0]
     return float(np.abs(got - expected).max()), float(np.abs(expected).max())
 
 
@@ -58,19 +59,23 @@ def check_style(net: ColorNet, path: str | os.PathLike, seed: int = 0) -> tuple[
 
 
 def check_export(net: ColorNet, folder: str | os.PathLike) -> dict[str, float]:
-    """Compare an export folder with the network: each graph's relative difference, and the PSNR
-    (dB) between the PyTorch and ONNX colourisations of a photo of odd size, worst of a palette
-    reference and automatic."""
+    """Compare an export folder with the network: each graph's relative difference ("color", "style"
+    and, for a model with an automatic decoder, "auto"), and the PSNR (dB) between the PyTorch and
+    ONNX colourisations of a photo of odd size, worst of a palette reference and automatic."""
     folder = Path(folder)
     color, scale = check_onnx(net, folder / COLOR_GRAPH)
     style, style_scale = check_style(net, folder / STYLE_GRAPH)
+    graphs = {"color": color / max(scale, 1e-6), "style": style / max(style_scale, 1e-6)}
+    if net.auto is not None:
+        auto, auto_scale = check_onnx(net, folder / AUTO_GRAPH, automatic=True)
+        graphs["auto"] = auto / max(auto_scale, 1e-6)
     photo = _test_photo(333, 517)
     reference = _test_photo(60, 90, colour=True)
     torch_side = Colorizer(TorchBackend(copy.deepcopy(net), "cpu"))
     onnx_side = Colorizer(OnnxBackend.from_folder(folder))
     psnr = min(_psnr(torch_side.colorize(photo, style=s), onnx_side.colorize(photo, style=s))
                for s in (reference, None))
-    return {"color": color / max(scale, 1e-6), "style": style / max(style_scale, 1e-6), "psnr": psnr}
+    return graphs | {"psnr": psnr}
 
 
 def _test_photo(h: int, w: int, colour: bool = False, seed: int = 0) -> np.ndarray:

@@ -7,11 +7,16 @@ section), the graphs and the null style (automatic colourisation) as `null_style
   palette keys included. References are resized to short side `style_size` first, as in PyTorch.
   With `correspondence` it also takes `match_rgb`, the reference at sizes divisible by 32, and
   returns its bank's `keys` (B, N, C) and `ab` (B, N, 2).
-- `color_net.onnx`: `l` (B, 1, H, W) L* in [0, 100], any H, W (padded inside the graph to the
-  network's multiple), `style` (B, code_dim) and, for models with hint inputs, `hints` (B, 3, H, W)
-  (`hints.py`) and, for models with `correspondence`, the reference's bank `ref_keys` (1, N, C),
-  `ref_ab` (1, N, 2), `ref_log_weight` (1, N) -> `out` (ab or sRGB, as `ColorNet.forward`) and
-  `ratio` (B, 3, H, W), the chroma ratio the full-resolution recombination multiplies by luminance.
+- `color_net.onnx`, the U-Net: `l` (B, 1, H, W) L* in [0, 100], any H, W (padded inside the graph
+  to the network's multiple), `style` (B, code_dim) and, for models with hint inputs, `hints`
+  (B, 3, H, W) (`hints.py`) and, for models with `correspondence`, the reference's bank `ref_keys`
+  (1, N, C), `ref_ab` (1, N, 2), `ref_log_weight` (1, N) -> `out` (ab or sRGB, as `ColorNet.forward`)
+  and `ratio` (B, 3, H, W), the chroma ratio the full-resolution recombination multiplies by luminance.
+- `auto_net.onnx`, for models with an automatic decoder only: automatic colourisation, `l` and (for
+  models with hint inputs) `hints` -> `out` (a*b*) and `ratio`. Without it, automatic colourisation
+  is the colour graph under the null style.
+
+Folders of an older layout (`FORMAT`, in config.json's "onnx" section) are refused: export again.
 """
 
 from __future__ import annotations
@@ -30,9 +35,12 @@ from .pipeline import Style, hint_batch
 
 COLOR_GRAPH = "color_net.onnx"
 STYLE_GRAPH = "style_encoder.onnx"
+AUTO_GRAPH = "auto_net.onnx"
 NULL_STYLE = "null_style.npy"
 BANK_INPUTS = ("ref_keys", "ref_ab", "ref_log_weight")  # the colour graph's, for models with correspondence
-FORMAT = 1  # the export folder's layout version, in config.json's "onnx" section
+# the export folder's layout version, in config.json's "onnx" section; 2: the U-Net and the automatic
+# decoder in graphs of their own (1 ran both in the colour graph for every image)
+FORMAT = 2
 
 
 class Graph:
@@ -70,8 +78,9 @@ def read_export(folder: Path) -> dict:
         raise ValueError(f"{path}: not an ONNX export's config (no 'onnx' section); make one with "
                          f"`artcolor export --format onnx OUT_DIR`")
     if onnx.get("format") != FORMAT:
-        raise ValueError(f"{path}: export format {onnx.get('format')!r}, this artcolor reads {FORMAT}")
-    for name in (COLOR_GRAPH, STYLE_GRAPH, NULL_STYLE):
+        raise ValueError(f"{folder}: an ONNX export of format {onnx.get('format')!r}, this artcolor reads format "
+                         f"{FORMAT}; export the model again: `artcolor export --format onnx --weights MODEL {folder}`")
+    for name in (COLOR_GRAPH, STYLE_GRAPH, NULL_STYLE) + ((AUTO_GRAPH,) if onnx.get("auto_net") else ()):
         if not (folder / name).is_file():
             raise FileNotFoundError(f"{folder}: not an ONNX export folder (missing {name})")
     return config
@@ -86,11 +95,11 @@ def bank_feeds(bank: tuple | None, graph: Graph) -> dict[str, np.ndarray]:
     return dict(zip(BANK_INPUTS, bank))
 
 
-def color_feeds(graph: Graph, l: np.ndarray, codes: np.ndarray, bank: tuple | None = None,
+def graph_feeds(graph: Graph, l: np.ndarray, codes: np.ndarray | None = None, bank: tuple | None = None,
                 hints: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The colour graph's inputs: L* (B, 1, h, w), style codes (B, code_dim), and what the graph takes
-    besides: the bank (empty for None) and the hints (zeros for None)."""
-    feeds = {"l": l, "style": codes}
+    """A colour or automatic graph's inputs: L* (B, 1, h, w), style codes (B, code_dim) (the colour
+    graph's), and what the graph takes besides: the bank (empty for None) and the hints (zeros for None)."""
+    feeds = {"l": l} if codes is None else {"l": l, "style": codes}
     if "ref_keys" in graph.inputs:  # a model that matches its reference
         feeds.update(bank_feeds(bank, graph))
     if "hints" in graph.inputs:  # a model that takes colour hints
@@ -103,17 +112,19 @@ class OnnxBackend(Backend):
 
     name = "onnxruntime"
 
-    def __init__(self, config: ModelConfig, null_style: np.ndarray, style_graph: Graph, color_graph: Graph):
+    def __init__(self, config: ModelConfig, null_style: np.ndarray, style_graph: Graph, color_graph: Graph,
+                 auto_graph: Graph | None = None):
         self.config, self.null_style = config, np.asarray(null_style, np.float32)  # (code_dim,)
-        self.style_graph, self.color_graph = style_graph, color_graph
+        self.style_graph, self.color_graph, self.auto_graph = style_graph, color_graph, auto_graph
 
     @classmethod
     def from_folder(cls, folder: str | os.PathLike, threads: int | None = None) -> "OnnxBackend":
         """An export folder, or hf://ORG/NAME of one (fetched into the Hugging Face cache)."""
         folder = resolve_model(folder)
         exported = read_export(folder)
+        auto = Graph(folder / AUTO_GRAPH, threads) if exported["onnx"].get("auto_net") else None
         return cls(ModelConfig.from_dict(exported["model"]), np.load(folder / NULL_STYLE),
-                   Graph(folder / STYLE_GRAPH, threads), Graph(folder / COLOR_GRAPH, threads))
+                   Graph(folder / STYLE_GRAPH, threads), Graph(folder / COLOR_GRAPH, threads), auto)
 
     def encode_reference(self, rgb: np.ndarray, match_rgb: np.ndarray | None = None) -> tuple[np.ndarray, tuple | None]:
         if match_rgb is None:
@@ -122,5 +133,7 @@ class OnnxBackend(Backend):
         return code[0], (keys, ab)
 
     def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None) -> np.ndarray:
+        if style.automatic and self.auto_graph is not None:
+            return self.auto_graph(["ratio"], **graph_feeds(self.auto_graph, l, hints=hints))[0]
         codes = np.broadcast_to(style.code, (len(l), len(style.code)))
-        return self.color_graph(["ratio"], **color_feeds(self.color_graph, l, codes, style.bank, hints))[0]
+        return self.color_graph(["ratio"], **graph_feeds(self.color_graph, l, codes, style.bank, hints))[0]

@@ -62,7 +62,7 @@ class TorchBackend(Backend):
     @torch.inference_mode()
     def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None) -> np.ndarray:
         l = self._tensor(l)
-        code = self._tensor(style.code).expand(l.shape[0], -1)
+        codes = None if style.automatic else self._tensor(style.code).expand(l.shape[0], -1)  # None: automatic
         bank = None if style.bank is None else Bank(*(self._tensor(a) for a in style.bank))
-        out = self.net(l, code, None if hints is None else self._tensor(hints), bank)
+        out = self.net(l, codes, None if hints is None else self._tensor(hints), bank)
         return chroma_ratio(self.net.to_linear_rgb(l, out)).float().cpu().numpy()

@@ -138,13 +138,14 @@ class ColorNet(nn.Module):
     """Gray L in, colour out, steered by a style code at every block.
 
     `forward(l, style, hints)`: l (B, 1, H, W) with L* in [0, 100] and H, W divisible by
-    `config.multiple`; style (B, code_dim) or None for the learned null style (automatic
-    colourisation). The code's latent drives every AdaIN; its palette, if the config has one, is
-    looked up by each pixel's L* (and, with `palette_classes`, by the class `palette_keys` sees in the
-    gray image) and enters as extra input channels, as do colour hints (see `inputs`). With an
-    `encoder`, ImageNet features of the gray photo join the U-Net at strides 4 to 32 (`SemanticFeatures`).
-    With an `auto_decoder`, the rows whose code is the null style (automatic colourisation, and a
-    reference at strength 0) are coloured by that decoder instead (`model/auto.py`), hints and all.
+    `config.multiple`; style (B, code_dim), or None for automatic colourisation. The code's latent
+    drives every AdaIN; its palette, if the config has one, is looked up by each pixel's L* (and,
+    with `palette_classes`, by the class `palette_keys` sees in the gray image) and enters as extra
+    input channels, as do colour hints (see `inputs`). With an `encoder`, ImageNet features of the
+    gray photo join the U-Net at strides 4 to 32 (`SemanticFeatures`). Automatic colourisation
+    (style None) is the `auto_decoder`'s where the config has one (`model/auto.py`), hints and all,
+    else the U-Net's under the learned null style; a given code always runs the U-Net, the null
+    style's too (what training's samples without a reference learn).
     Returns ab (B, 2, H, W) in Lab mode, or sRGB (B, 3, H, W) around [0, 1] in RGB mode.
     """
 
@@ -193,30 +194,18 @@ class ColorNet(nn.Module):
     def null(self, batch_size: int) -> torch.Tensor:
         return self.null_style.expand(batch_size, -1)
 
-    def automatic(self, style: torch.Tensor) -> torch.Tensor:
-        """Style codes (B, code_dim) -> (B,) bool: which are the null style, i.e. automatic colourisation."""
-        return (style == self.null_style).all(dim=-1)
-
     def forward(self, l: torch.Tensor, style: torch.Tensor | None = None, hints: torch.Tensor | None = None,
                 reference: Bank | None = None) -> torch.Tensor:
         m = self.config.multiple
         if l.shape[-2] % m or l.shape[-1] % m:
             raise ValueError(f"input height and width must be divisible by {m}, got {tuple(l.shape[-2:])}")
+        if style is None and self.auto is not None:  # automatic colourisation, by its own decoder
+            return self.auto(self.semantic.features(l, self.auto.stages(hints)), l, hints)
         if style is None:
             style = self.null(l.shape[0])
         if style.shape[-1] != self.config.code_dim:
             raise ValueError(f"expected a style code of {self.config.code_dim} numbers, got {style.shape[-1]}")
-        if self.auto is None:
-            return self.styled(l, style, hints, self.semantic.features(l) if self.semantic is not None else None, reference)
-        automatic = self.automatic(style)
-        tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()  # no data-dependent branches
-        if not tracing and bool(automatic.all()):
-            return self.auto(self.semantic.features(l, self.auto.stages(hints)), l, hints)
-        encoded = self.semantic.features(l)
-        if not tracing and not bool(automatic.any()):
-            return self.styled(l, style, hints, encoded, reference)
-        styled = self.styled(l, style, hints, encoded, reference)
-        return torch.where(automatic[:, None, None, None], self.auto(encoded, l, hints), styled)
+        return self.styled(l, style, hints, self.semantic.features(l) if self.semantic is not None else None, reference)
 
     def styled(self, l, style, hints, encoded, reference: Bank | None = None) -> torch.Tensor:
         """The U-Net under the style code (the encoder's features `encoded`, or None without one),

@@ -22,6 +22,8 @@ class StyledNet(nn.Module):
 
     def forward(self, l, reference, use_null, hints=None):
         style = self.net.encode_style(reference)
+        # samples without a reference train the U-Net under the null style, given as a code (no style,
+        # None, would be automatic colourisation: the automatic decoder, where the model has one)
         style = torch.where(use_null[:, None], self.net.null(l.shape[0]), style)
         bank = None
         if self.net.config.correspondence:  # nothing in the bank learns unless the encoder does
