@@ -91,7 +91,7 @@ def build_app(colorizer: Colorizer, references: list[Reference] | None = None,
             return hints_changed(shown, handlers.add_hint(shown, old, colour, evt))
 
         def on_run(*values):
-            result = handlers.colorize(*values)
+            result = handlers.run(*values)
             before = handlers.as_file(result.gray, "gray.png")
             pair = [(before, result.file)] if HAS_SLIDER else [before, result.file]
             return *pair, result.file, result.caption
