@@ -15,7 +15,7 @@ from artcolor import Colorizer, palette_image
 from artcolor.config import ModelConfig, preset
 from artcolor.model import ColorNet
 from artcolor.model.correspondence import Bank, make_bank, match_keys, warp
-from artcolor.inference.pipeline import bank_weights
+from artcolor.inference.pipeline import bank_weights, match_input, recombine
 from artcolor.training.loop import init_state
 
 MATCH = dataclasses.replace(preset("tiny"), encoder="efficientnet-lite0", hints=True, auto_decoder=True,
@@ -191,8 +191,6 @@ def test_video_keeps_one_bank_for_the_clip(colorizer, coffee, gray_photo):
     ratios = clip.ratios([y, y])
     assert np.array_equal(ratios[0], ratios[1])
     expected = np.asarray(colorizer.colorize(gray_photo, style=coffee))
-    from artcolor.inference.pipeline import recombine
-
     assert np.array_equal(np.asarray(recombine(y, ratios[0])), expected)
 
 
@@ -296,7 +294,5 @@ def test_inference_knobs_are_shares(knob):
 
 
 def test_a_reference_is_matched_at_a_bounded_size():
-    from artcolor.inference.pipeline import match_input
-
     for (h, w), expected in [((480, 640), (128, 160)), ((64, 320), (64, 256)), ((256, 256), (128, 128))]:
         assert match_input(np.zeros((h, w, 3), np.uint8), 128, None).shape == (1, 3, *expected)

@@ -130,7 +130,7 @@ def test_colour_graph_runs_at_any_size(net, exported):
     m = net.config.multiple
     for shape in [(1, 1, 333, 517), (2, 1, 3 * m + 1, 2 * m - 3), (1, 1, 5, 7)]:
         l = smooth_l(shape)
-        style = net.null(shape[0]) + torch.randn(shape[0], net.config.code_dim)
+        style = net.null_styles(shape[0]) + torch.randn(shape[0], net.config.code_dim)
         out, ratio = runner(["out", "ratio"], l=l.numpy(), style=style.numpy())
         expected_out, expected_ratio = graph(l, style)
         assert out.shape == (*expected_out.shape[:2], *shape[2:]) and ratio.shape == (shape[0], 3, *shape[2:])
@@ -144,7 +144,7 @@ def test_colour_graph_runs_at_any_size(net, exported):
 @torch.inference_mode()
 def test_colour_graph_equals_the_network_at_multiples(net, exported):
     l = torch.rand(2, 1, 32, 48) * 100
-    style = net.null(2) + torch.randn(2, net.config.code_dim)
+    style = net.null_styles(2) + torch.randn(2, net.config.code_dim)
     out, ratio = Graph(exported)(["out", "ratio"], l=l.numpy(), style=style.numpy())
     expected = net(l, style)
     assert np.abs(out - expected.numpy()).max() <= RELATIVE_TOLERANCE * expected.abs().max()

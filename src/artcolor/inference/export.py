@@ -122,7 +122,7 @@ def color_graph(net: ColorNet, opset: int = OPSET):
 
     net = copy.deepcopy(net).to("cpu").eval()  # the caller's network stays on its device
     m = net.config.multiple
-    args, names = (torch.rand(1, 1, 4 * m, 4 * m) * 100, net.null(1).detach()), ["l", "style"]
+    args, names = (torch.rand(1, 1, 4 * m, 4 * m) * 100, net.null_styles(1).detach()), ["l", "style"]
     if takes_hints(net):
         args, names = (*args, torch.zeros(1, 3, 4 * m, 4 * m)), [*names, "hints"]
     if takes_reference(net):

@@ -33,7 +33,7 @@ def check_onnx(net: ColorNet, path: str | os.PathLike, seed: int = 0, automatic:
     g = torch.Generator().manual_seed(seed)
     m = net.config.multiple
     l = torch.rand(2, 1, 6 * m + 3, 10 * m + 5, generator=g) * 100  # (2, 1, H, W), non-square, odd
-    style = None if automatic else net.null(2) + torch.randn(2, net.config.code_dim, generator=g)
+    style = None if automatic else net.null_styles(2) + torch.randn(2, net.config.code_dim, generator=g)
     expected = (AutoGraph(net)(l) if automatic else ColorGraph(net)(l, style))[0].numpy()
     graph = Graph(Path(path))
     got = graph(["out"], **graph_feeds(graph, l.numpy(), None if automatic else style.numpy()))[0]

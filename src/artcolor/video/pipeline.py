@@ -18,11 +18,11 @@ import numpy as np
 from tqdm import tqdm
 
 from ..image import ImageLike, atomic_write
-from ..inference import Colorizer, Style as Encoded, recombine
+from ..inference import Colorizer, Style, recombine
 from .codec import Frame, VideoReader, VideoWriter, require_av
 from .stability import ChromaStabilizer, require_cv2
 
-Style = ImageLike | Sequence[ImageLike] | Encoded | None
+StyleInput = ImageLike | Sequence[ImageLike] | Style | None  # a reference, several, an encoded style, or automatic
 
 
 class ClipColorizer:
@@ -33,7 +33,7 @@ class ClipColorizer:
     stabiliser's state runs from frame to frame, so frames must come in order, and all of one size.
     """
 
-    def __init__(self, colorizer: Colorizer, style: Style = None, strength: float = 1.0,
+    def __init__(self, colorizer: Colorizer, style: StyleInput = None, strength: float = 1.0,
                  style_weights: Sequence[float] | None = None, stabilize: bool | ChromaStabilizer = True,
                  size: int | None = None):
         self.colorizer = colorizer
@@ -63,16 +63,16 @@ class ClipColorizer:
         return [self.stabilizer(g, r) for g, r in zip(gray, ratios)]
 
 
-def style_code(colorizer: Colorizer, style: Style, strength: float = 1.0,
-               style_weights: Sequence[float] | None = None) -> Encoded:
+def style_code(colorizer: Colorizer, style: StyleInput, strength: float = 1.0,
+               style_weights: Sequence[float] | None = None) -> Style:
     """One encoded style for a whole clip: a reference, blended references, None (automatic), or a
     style already made by `Colorizer.encode_style`."""
-    if isinstance(style, Encoded):
+    if isinstance(style, Style):
         return style
     return colorizer.encode_style(style, strength, style_weights)
 
 
-def colorize_frames(frames: Iterable[ImageLike], colorizer: Colorizer, style: Style = None, strength: float = 1.0,
+def colorize_frames(frames: Iterable[ImageLike], colorizer: Colorizer, style: StyleInput = None, strength: float = 1.0,
                     style_weights: Sequence[float] | None = None, stabilize: bool | ChromaStabilizer = True,
                     batch_size: int | None = None) -> Iterator[np.ndarray]:
     """Gray (or colour) frames in clip order -> colour frames (H, W, 3) uint8, one for each, in order.
@@ -102,7 +102,7 @@ def _recombined(ys: list[np.ndarray], ratios: list[np.ndarray]) -> Iterator[np.n
         yield np.asarray(recombine(y, ratio))
 
 
-def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, style: Style = None,
+def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, style: StyleInput = None,
                    strength: float = 1.0, style_weights: Sequence[float] | None = None,
                    stabilize: bool | ChromaStabilizer = True, codec: str | None = None, crf: int = 18,
                    progress: bool | None = False) -> Path:
