@@ -64,7 +64,7 @@ def main() -> None:
           f"parameters); {args.threads} threads; torch {torch.__version__}, onnxruntime {onnxruntime.__version__}")
 
     l = torch.rand(1, 1, 128, 128) * 100
-    style = net.null(1).detach()
+    style = net.null_styles(1).detach()
     graph = ColorGraph(net)
     no_hints = np.zeros((1, 3, 128, 128), np.float32)  # fed only to a model with hint inputs (Graph drops it otherwise)
     reference = palette_image(["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51"])
