@@ -14,7 +14,7 @@ from artcolor import Colorizer, ImageError, palette_image
 from artcolor.color import rgb_to_lab
 from artcolor.config import preset
 from artcolor.image import gray_image, luminance_plane
-from artcolor.inference import Style
+from artcolor.inference import Style, recombine
 
 
 def pixels(im: Image.Image) -> np.ndarray:
@@ -276,6 +276,17 @@ def test_a_list_gives_what_one_by_one_gives(tiny_perturbed, gray_photo, coffee, 
         alone = tiny_perturbed.colorize(image, style=palettes[1])
         assert out.size == image.size
         assert np.abs(pixels(out) - pixels(alone)).max() <= 1
+
+
+def test_the_public_steps_give_what_colorize_gives(tiny_perturbed, gray_photo, palettes):
+    style = tiny_perturbed.encode_style(palettes[0])
+    y, alpha = tiny_perturbed.prepare(gray_photo)
+    expected = pixels(tiny_perturbed.colorize(gray_photo, style=palettes[0]))
+    assert np.array_equal(pixels(tiny_perturbed.colorize_plane(y, alpha, style)), expected)
+    ratio = tiny_perturbed.predict_ratio(tiny_perturbed.working_l(y), style)[0]  # (3, h, w), as video uses it
+    assert np.array_equal(pixels(recombine(y, ratio, alpha)), expected)
+    with pytest.raises(TypeError, match="Style"):
+        tiny_perturbed.predict_ratio(tiny_perturbed.working_l(y), style.code)
 
 
 def test_colorize_is_deterministic(tiny_perturbed, gray_photo, palettes):
