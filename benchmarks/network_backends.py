@@ -29,26 +29,32 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from artcolor import Colorizer, palette_image  # noqa: E402
-from artcolor.export import OnnxRunner, color_graph  # noqa: E402
+from artcolor.inference.export import auto_graph, color_graph, style_graph  # noqa: E402
+from artcolor.inference.onnx_backend import Graph, OnnxBackend  # noqa: E402
 
 PALETTE = "#264653,#2a9d8f,#e9c46a,#f4a261,#e76f51"
 
 
 def runners(colorizer: Colorizer, threads: int, folder: Path) -> dict:
-    """name -> (the network's runner, a context to run it in)."""
+    """name -> (a Colorizer on that backend, a context to run it in)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     plain = contextlib.nullcontext
+    net = colorizer.net
     graph = folder / "color.onnx"
-    graph.write_bytes(color_graph(colorizer.net).SerializeToString())
-    found = {"torch float32": (colorizer.net, plain),
-             "torch bfloat16 autocast": (colorizer.net, lambda: torch.autocast("cpu", dtype=torch.bfloat16)),
-             "onnxruntime float32": (OnnxRunner(graph, threads), plain)}
+    graph.write_bytes(color_graph(net).SerializeToString())
+    styles = Graph(style_graph(net).SerializeToString(), threads)
+    auto = Graph(auto_graph(net).SerializeToString(), threads) if net.auto is not None else None  # float32 in all
+    on_graph = lambda path: Colorizer(OnnxBackend(net.config, colorizer.backend.null_style, styles,  # noqa: E731
+                                                  Graph(path, threads), auto))
+    found = {"torch float32": (colorizer, plain),
+             "torch bfloat16 autocast": (colorizer, lambda: torch.autocast("cpu", dtype=torch.bfloat16)),
+             "onnxruntime float32": (on_graph(graph), plain)}
     for name, ops, weights in (("onnxruntime int8, MatMul", ["MatMul", "Gemm"], QuantType.QInt8),
                                ("onnxruntime int8, Conv too", ["Conv", "MatMul", "Gemm"], QuantType.QUInt8)):
         out = folder / f"{len(found)}.onnx"
         quantize_dynamic(str(graph), str(out), op_types_to_quantize=ops, weight_type=weights)
-        found[name] = (OnnxRunner(out, threads), plain)
+        found[name] = (on_graph(out), plain)
     return found
 
 
@@ -69,7 +75,7 @@ def main() -> None:
 
     photo = colorizer.prepare(Image.fromarray(astronaut()).resize((1024, 768), Image.BICUBIC))
     styles = {"auto": colorizer.encode_style(None), "palette": colorizer.encode_style(palette_image(PALETTE.split(",")))}
-    l = torch.rand(4, 1, 128, 160, generator=torch.Generator().manual_seed(0)) * 100
+    l = (torch.rand(4, 1, 128, 160, generator=torch.Generator().manual_seed(0)) * 100).numpy()
     print(f"colour network, bundled model, 128x160, {a.threads} thread(s), torch {torch.__version__}, CPU ms per "
           f"image (median of {a.reps}); load average {os.getloadavg()[0]:.2f}\n")
     print("| backend | style | batch 1 | batch 4 | PSNR vs torch float32 |\n| --- | --- | ---: | ---: | ---: |")
@@ -78,24 +84,21 @@ def main() -> None:
         for style_name, style in styles.items():
             times = {(name, b): [] for name in found for b in (1, 4)}
             outputs = {}
-            for name, (run, context) in found.items():
-                colorizer._run = run
+            for name, (runner, context) in found.items():
                 with context():
-                    colorizer._predict_ratio(l[:1], style)  # warm-up
-                    outputs[name] = colorizer.colorize_planes([photo], style)[0]
+                    runner.predict_ratio(l[:1], style)  # warm-up
+                    outputs[name] = runner.colorize_planes([photo], style)[0]
             for _ in range(a.reps):
-                for name, (run, context) in found.items():
-                    colorizer._run = run
+                for name, (runner, context) in found.items():
                     with context():
                         for b in (1, 4):
                             start = time.process_time()
-                            colorizer._predict_ratio(l[:b], style)
+                            runner.predict_ratio(l[:b], style)
                             times[name, b].append((time.process_time() - start) / b)
             for name in found:
                 ms = [statistics.median(times[name, b]) * 1000 for b in (1, 4)]
                 print(f"| {name} | {style_name} | {ms[0]:.1f} | {ms[1]:.1f} | "
                       f"{psnr(outputs[name], outputs['torch float32']):.1f} dB |", flush=True)
-        colorizer._run = colorizer.net
 
 
 if __name__ == "__main__":

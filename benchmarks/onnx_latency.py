@@ -23,9 +23,10 @@ import torch
 from PIL import Image
 
 from artcolor import Colorizer, palette_image
-from artcolor.export import ColorGraph, _psnr, export_model
+from artcolor.inference.export import ColorGraph, export_model
+from artcolor.inference.export_checks import _psnr
 from artcolor.onnx import OnnxColorizer
-from artcolor.pipeline import reference_input
+from artcolor.inference.pipeline import reference_input
 
 
 def timings(fn, repeats: int, warmup: int = 3) -> tuple[float, float]:
@@ -63,7 +64,7 @@ def main() -> None:
           f"parameters); {args.threads} threads; torch {torch.__version__}, onnxruntime {onnxruntime.__version__}")
 
     l = torch.rand(1, 1, 128, 128) * 100
-    style = net.null(1).detach()
+    style = net.null_styles(1).detach()
     graph = ColorGraph(net)
     no_hints = np.zeros((1, 3, 128, 128), np.float32)  # fed only to a model with hint inputs (Graph drops it otherwise)
     reference = palette_image(["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51"])
@@ -78,9 +79,9 @@ def main() -> None:
 
     rows = [
         ("colour network, 128x128", no_grad(lambda: graph(l, style)),
-         lambda: onnx_side.color_graph(["ratio"], l=l.numpy(), style=style.numpy(), hints=no_hints)),
+         lambda: onnx_side.backend.color_graph(["ratio"], l=l.numpy(), style=style.numpy(), hints=no_hints)),
         (f"style encoder, {rgb.shape[2]}x{rgb.shape[3]}", no_grad(lambda: net.encode_style(torch.from_numpy(rgb))),
-         lambda: onnx_side.style_graph(["style"], rgb=rgb)),
+         lambda: onnx_side.backend.style_graph(["style"], rgb=rgb)),
         ("colorize 1024x1024, palette", lambda: torch_side.colorize(photo, style=reference),
          lambda: onnx_side.colorize(photo, style=reference)),
         ("colorize 1024x1024, automatic", lambda: torch_side.colorize(photo), lambda: onnx_side.colorize(photo)),

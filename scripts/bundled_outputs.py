@@ -43,7 +43,7 @@ def outputs(onnx: bool = True) -> dict[str, np.ndarray]:
     out = {"automatic": run(c), "palette": run(c, style=x["palette"]), "painting": run(c, style=x["painting"]),
            "hints": run(c, hints=x["hints"]), "painting_hints": run(c, style=x["painting"], hints=x["hints"])}
     if onnx:
-        from artcolor.export import export_model
+        from artcolor.inference.export import export_model
         from artcolor.onnx import OnnxColorizer
 
         with tempfile.TemporaryDirectory() as tmp:

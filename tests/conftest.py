@@ -129,8 +129,8 @@ class HintFollower(ColorNet):
     2 of a hint takes the hints' mean a*b* there; elsewhere (and without hints) the output is gray."""
 
     def forward(self, l, style=None, hints=None, reference=None):
-        style = self.null(l.shape[0]) if style is None else style
-        self.inputs(l, style, hints)  # the real network's checks (a model without hint inputs refuses them)
+        style = self.null_styles(l.shape[0]) if style is None else style
+        self.unet_inputs(l, style, hints)  # the real network's checks (a model without hint inputs refuses them)
         if hints is None:
             return l.new_zeros(l.shape[0], 2, *l.shape[-2:])
         mask = hints[:, 2:3]

@@ -87,7 +87,7 @@ def test_preview_of_a_text_file_names_it(handlers, files):
 
 @pytest.mark.parametrize("mode", [UPLOADS, GALLERY, COLOURS, AUTOMATIC])
 def test_colorize_each_kind_of_reference(handlers, files, coffee, mode):
-    result = handlers.colorize(files["photo"], mode, [files["warm"], files["cold"]], "3, 1", 1, "#ff0000 #00ff00", 1.0)
+    result = handlers.run(files["photo"], mode, [files["warm"], files["cold"]], "3, 1", 1, "#ff0000 #00ff00", 1.0)
     assert result.colour.size == result.gray.size == coffee.size
     assert not is_gray(result.colour) and is_gray(result.gray)
     with Image.open(result.file) as saved:
@@ -99,7 +99,7 @@ def test_colorize_each_kind_of_reference(handlers, files, coffee, mode):
 
 def test_reference_and_strength_change_the_result(handlers, files):
     def colours(uploads, strength=1.0):
-        return np.asarray(handlers.colorize(files["photo"], UPLOADS, uploads, "", None, "", strength).colour, float)
+        return np.asarray(handlers.run(files["photo"], UPLOADS, uploads, "", None, "", strength).colour, float)
 
     warm, cold = colours([files["warm"]]), colours([files["cold"]])
     assert np.abs(warm - cold).mean() > 1
@@ -129,7 +129,7 @@ def test_colorize_errors_are_messages(handlers, files, args, message):
     args = [[lookup[a] for a in x] if isinstance(x, list) else lookup.get(x, x) if isinstance(x, str) else x
             for x in args]
     with pytest.raises(gr.Error, match=message):
-        handlers.colorize(*args)
+        handlers.run(*args)
 
 
 @pytest.mark.parametrize("text, expected", [("", None), ("1, 2", [1.0, 2.0]), ("0.5 1.5", [0.5, 1.5])])
@@ -165,8 +165,8 @@ def test_uploads_above_the_models_pixel_limit_are_refused_by_name(model_dir, fil
     with pytest.raises(gr.Error, match="coffee.jpg: .*larger than the limit of 1024 pixels"):
         limited.preview(files["photo"])
     with pytest.raises(gr.Error, match="warm.png: .*larger than the limit of 1024 pixels"):
-        limited.colorize(str(small), UPLOADS, [files["warm"]], "", None, "", 1.0)
-    assert limited.colorize(str(small), AUTOMATIC, None, "", None, "", 1.0).colour.size == (32, 32)
+        limited.run(str(small), UPLOADS, [files["warm"]], "", None, "", 1.0)
+    assert limited.run(str(small), AUTOMATIC, None, "", None, "", 1.0).colour.size == (32, 32)
 
 
 def test_demo_command_gives_the_model_its_pixel_limit(model_dir, monkeypatch):

@@ -62,19 +62,19 @@ def test_bad_clicks_are_messages(photo, hint_follower, tmp_path, view, colour, m
 
 def test_colorize_follows_the_hints_it_is_given(photo, hint_follower, tmp_path, coffee):
     handlers = Handlers(hint_follower, gallery(), str(tmp_path / "out"))
-    result = handlers.colorize(photo, AUTOMATIC, None, "", None, "", 1.0, [[60, 20, GREEN]])
+    result = handlers.run(photo, AUTOMATIC, None, "", None, "", 1.0, [[60, 20, GREEN]])
     hue, chroma = hue_chroma(result.colour.convert("RGB").getpixel((60, 20)))
     assert hue_distance(hue, hue_chroma((30, 132, 73))[0]) < 10 and chroma > 10
     assert hue_chroma(result.colour.convert("RGB").getpixel((5, 60)))[1] < 2
     assert "1 hint(s)" in result.caption
     with pytest.raises(gr.Error, match=r"x = 96.0 is outside the image \(0 <= x < 96\)"):
-        handlers.colorize(photo, AUTOMATIC, None, "", None, "", 1.0, [[coffee.width, 1, GREEN]])
+        handlers.run(photo, AUTOMATIC, None, "", None, "", 1.0, [[coffee.width, 1, GREEN]])
 
 
 def test_a_model_without_hint_inputs_hides_the_hint_controls_and_refuses_hints(tiny, hint_follower, photo, tmp_path):
     handlers = Handlers(tiny, gallery(), str(tmp_path / "out"))
     with pytest.raises(gr.Error, match="this model takes no colour hints"):
-        handlers.colorize(photo, AUTOMATIC, None, "", None, "", 1.0, [[1, 1, GREEN]])
+        handlers.run(photo, AUTOMATIC, None, "", None, "", 1.0, [[1, 1, GREEN]])
     def hidden_columns(colorizer):
         components = build_app(colorizer).config["components"]
         return [c for c in components if c["type"] == "column" and c["props"].get("visible") is False]

@@ -15,7 +15,7 @@ from artcolor import Colorizer, palette_image
 from artcolor.config import ModelConfig, preset
 from artcolor.model import ColorNet
 from artcolor.model.correspondence import Bank, make_bank, match_keys, warp
-from artcolor.pipeline import bank_weights
+from artcolor.inference.pipeline import bank_weights
 from artcolor.training.growth import init_state
 
 MATCH = dataclasses.replace(preset("tiny"), encoder="efficientnet-lite0", hints=True, auto_decoder=True,

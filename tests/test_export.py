@@ -17,10 +17,10 @@ pytest.importorskip("onnxruntime")
 from artcolor import Colorizer  # noqa: E402
 from artcolor.config import preset  # noqa: E402
 from artcolor.color import chroma_ratio  # noqa: E402
-from artcolor.export import (  # noqa: E402
-    PSNR_FLOOR, RELATIVE_TOLERANCE, ColorGraph, OnnxRunner, check_export, check_onnx, check_style, export_model,
-    export_onnx)
-from artcolor.onnx import Graph  # noqa: E402
+from artcolor.inference.export import ColorGraph, export_model, export_onnx  # noqa: E402
+from artcolor.inference.export_checks import (  # noqa: E402
+    PSNR_FLOOR, RELATIVE_TOLERANCE, check_export, check_onnx, check_style)
+from artcolor.inference.onnx_backend import FORMAT, Graph  # noqa: E402
 from artcolor.model import ColorNet  # noqa: E402
 
 
@@ -47,12 +47,12 @@ def exported(net, tmp_path):
 @torch.inference_mode()
 def test_onnxruntime_equals_torch_at_any_batch_and_size(net, exported):
     torch.manual_seed(1)
-    runner = OnnxRunner(exported)
+    graph = Graph(exported)
     for shape in [(1, 1, 32, 32), (3, 1, 16, 48), (2, 1, 64, 20)]:
         l = torch.rand(shape) * 100
         style = torch.randn(shape[0], net.config.code_dim)
         expected = net(l, style)
-        got = runner(l, style)
+        got = torch.from_numpy(graph(["out"], l=l.numpy(), style=style.numpy())[0])
         assert got.shape == expected.shape
         assert (got - expected).abs().max() <= RELATIVE_TOLERANCE * expected.abs().max()
 
@@ -72,7 +72,8 @@ def test_graph_declares_dynamic_axes_and_carries_config_and_null_style(net, expo
     l = torch.rand(1, 1, 32, 32) * 100
     with torch.inference_mode():
         automatic = net(l)
-    assert torch.allclose(OnnxRunner(exported)(l, null[None]), automatic, rtol=0, atol=1e-3)
+    got = Graph(exported)(["out"], l=l.numpy(), style=null[None].numpy())[0]
+    assert torch.allclose(torch.from_numpy(got), automatic, rtol=0, atol=1e-3)
 
 
 def test_export_leaves_the_network_where_it_was(net, tmp_path):
@@ -84,7 +85,7 @@ def test_export_leaves_the_network_where_it_was(net, tmp_path):
 
 def test_colorize_on_onnxruntime_equals_torch(net, gray_photo, coffee, palettes):
     torch_backend, ort_backend = Colorizer(net), Colorizer(net, backend="onnxruntime")
-    assert ort_backend.backend == "onnxruntime"
+    assert ort_backend.backend.name == "onnxruntime"
     for style in (None, palettes[0], [palettes[0], coffee]):
         a, b = (pixels(c.colorize(gray_photo, style=style)) for c in (torch_backend, ort_backend))
         assert np.abs(a - b).max() <= 1
@@ -129,7 +130,7 @@ def test_colour_graph_runs_at_any_size(net, exported):
     m = net.config.multiple
     for shape in [(1, 1, 333, 517), (2, 1, 3 * m + 1, 2 * m - 3), (1, 1, 5, 7)]:
         l = smooth_l(shape)
-        style = net.null(shape[0]) + torch.randn(shape[0], net.config.code_dim)
+        style = net.null_styles(shape[0]) + torch.randn(shape[0], net.config.code_dim)
         out, ratio = runner(["out", "ratio"], l=l.numpy(), style=style.numpy())
         expected_out, expected_ratio = graph(l, style)
         assert out.shape == (*expected_out.shape[:2], *shape[2:]) and ratio.shape == (shape[0], 3, *shape[2:])
@@ -143,7 +144,7 @@ def test_colour_graph_runs_at_any_size(net, exported):
 @torch.inference_mode()
 def test_colour_graph_equals_the_network_at_multiples(net, exported):
     l = torch.rand(2, 1, 32, 48) * 100
-    style = net.null(2) + torch.randn(2, net.config.code_dim)
+    style = net.null_styles(2) + torch.randn(2, net.config.code_dim)
     out, ratio = Graph(exported)(["out", "ratio"], l=l.numpy(), style=style.numpy())
     expected = net(l, style)
     assert np.abs(out - expected.numpy()).max() <= RELATIVE_TOLERANCE * expected.abs().max()
@@ -169,11 +170,22 @@ def test_export_folder_holds_config_and_null_style(net, tmp_path):
     folder = export_model(net, tmp_path / "export")
     config = json.loads((folder / "config.json").read_text())
     assert config["model"] == json.loads(json.dumps(net.config.to_dict()))
-    assert config["onnx"]["multiple"] == net.config.multiple and config["onnx"]["format"] == 1
+    assert config["onnx"]["multiple"] == net.config.multiple and config["onnx"]["format"] == FORMAT
     assert np.array_equal(np.load(folder / "null_style.npy"), net.null_style.detach().numpy())
     checks = check_export(net, folder)
     assert checks["color"] <= RELATIVE_TOLERANCE and checks["style"] <= RELATIVE_TOLERANCE
     assert checks["psnr"] >= PSNR_FLOOR
+
+
+def test_an_export_of_an_older_format_is_refused_naming_the_folder(net, tmp_path):
+    from artcolor.onnx import OnnxColorizer
+
+    folder = export_model(net, tmp_path / "old")
+    config = json.loads((folder / "config.json").read_text())
+    config["onnx"]["format"] = 1  # the colour graph ran the U-Net and the automatic decoder for every image
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=rf"{re.escape(str(folder))}: an ONNX export of format 1.*export the model again"):
+        OnnxColorizer(folder)
 
 
 def test_colorize_command_with_onnxruntime_backend(run_cli, model_dir, tmp_path, coffee):

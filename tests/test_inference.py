@@ -1,21 +1,20 @@
-"""The Colorizer: inputs of every kind and size, lightness kept, styles, batching, model folders."""
+"""The Colorizer: inputs of every kind and size, lightness kept, styles, batching (model folders:
+test_folders.py; the steps around the network: test_pipeline.py)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors import safe_open
 
 from artcolor import Colorizer, ImageError, palette_image
 from artcolor.color import rgb_to_lab
-from artcolor.config import ModelConfig, preset
+from artcolor.config import preset
 from artcolor.image import gray_image, luminance_plane
-from artcolor.inference import BUNDLED, MAX_ASPECT, recombine, working_size
+from artcolor.inference import Style, recombine
 
 
 def pixels(im: Image.Image) -> np.ndarray:
@@ -187,25 +186,6 @@ def perturb_head(color_space: str):
     return net
 
 
-def test_recombine_with_a_gray_ratio_gives_the_input(gray_photo):
-    y = luminance_plane(gray_photo)
-    out = recombine(y, torch.ones(3, 8, 8))
-    assert out.mode == "RGB" and out.size == gray_photo.size
-    for band in out.split():
-        assert np.array_equal(np.asarray(band), np.asarray(gray_photo))
-
-
-def test_recombine_upsamples_the_ratio_and_attaches_alpha():
-    y = np.full((30, 50), 0.2, dtype=np.float32)
-    ratio = torch.tensor([1.5, 0.9, 0.5]).view(3, 1, 1).expand(3, 4, 4).contiguous()
-    alpha = Image.new("L", (50, 30), 77)
-    out = recombine(y, ratio, alpha)
-    assert out.mode == "RGBA" and out.size == (50, 30)
-    rgb = pixels(out)[..., :3]
-    assert (rgb[..., 0] > rgb[..., 1]).all() and (rgb[..., 1] > rgb[..., 2]).all()
-    assert (pixels(out)[..., 3] == 77).all()
-
-
 # ---- styles
 
 
@@ -223,6 +203,16 @@ def test_strength_changes_the_output(tiny_perturbed, gray_photo, palettes):
 def test_strength_zero_is_automatic(tiny_perturbed, gray_photo, palettes):
     none = tiny_perturbed.colorize(gray_photo, style=palettes[0], strength=0.0)
     assert np.array_equal(pixels(none), pixels(tiny_perturbed.colorize(gray_photo)))
+
+
+def test_automatic_is_said_by_the_style_not_read_from_its_code(tiny_perturbed, gray_photo, palettes):
+    assert tiny_perturbed.encode_style(None).automatic
+    assert tiny_perturbed.encode_style(palettes[0], strength=0).automatic
+    assert not tiny_perturbed.encode_style(palettes[0]).automatic
+    given = Style(tiny_perturbed.encode_style(None).code)  # the null code, given: the U-Net runs under it
+    assert not given.automatic
+    # the tiny model has no automatic decoder: its automatic colourisation is that same U-Net
+    assert np.array_equal(pixels(tiny_perturbed.colorize(gray_photo, style=given)), pixels(tiny_perturbed.colorize(gray_photo)))
 
 
 def test_strength_interpolates_the_style_vector(tiny_perturbed, palettes):
@@ -288,113 +278,17 @@ def test_a_list_gives_what_one_by_one_gives(tiny_perturbed, gray_photo, coffee, 
         assert np.abs(pixels(out) - pixels(alone)).max() <= 1
 
 
+def test_the_public_steps_give_what_colorize_gives(tiny_perturbed, gray_photo, palettes):
+    style = tiny_perturbed.encode_style(palettes[0])
+    y, alpha = tiny_perturbed.prepare(gray_photo)
+    expected = pixels(tiny_perturbed.colorize(gray_photo, style=palettes[0]))
+    assert np.array_equal(pixels(tiny_perturbed.colorize_plane(y, alpha, style)), expected)
+    ratio = tiny_perturbed.predict_ratio(tiny_perturbed.working_l(y), style)[0]  # (3, h, w), as video uses it
+    assert np.array_equal(pixels(recombine(y, ratio, alpha)), expected)
+    with pytest.raises(TypeError, match="Style"):
+        tiny_perturbed.predict_ratio(tiny_perturbed.working_l(y), style.code)
+
+
 def test_colorize_is_deterministic(tiny_perturbed, gray_photo, palettes):
     first = tiny_perturbed.colorize(gray_photo, style=palettes[0])
     assert np.array_equal(pixels(first), pixels(tiny_perturbed.colorize(gray_photo, style=palettes[0])))
-
-
-@pytest.mark.parametrize("height, width, size, multiple", [(1, 1, 128, 16), (3, 517, 32, 4), (4000, 3000, 128, 16),
-                                                           (517, 3, 128, 16), (10, 10000, 64, 8)])
-def test_working_size_is_a_multiple_near_the_short_side(height, width, size, multiple):
-    h, w = working_size(height, width, size, multiple)
-    assert h % multiple == 0 and w % multiple == 0
-    assert min(h, w) >= 2 * multiple
-    assert max(h, w) <= MAX_ASPECT * size + multiple
-    if max(height, width) <= MAX_ASPECT * min(height, width):
-        assert abs(min(h, w) - size) <= multiple / 2
-        assert w / h == pytest.approx(width / height, rel=0.1)
-    else:  # very long images are capped on their long side instead
-        assert abs(max(h, w) - MAX_ASPECT * size) <= multiple / 2
-
-
-# ---- model folders
-
-
-def test_save_and_load_give_the_same_output(tiny_perturbed, gray_photo, palettes, tmp_path):
-    tiny_perturbed.save(tmp_path / "model")
-    names = {p.name for p in (tmp_path / "model").iterdir()}
-    assert {"config.json", "model.safetensors"} <= names
-    assert not [n for n in names if n.startswith(".") or n.endswith((".tmp", ".bin", ".pt", ".pth", ".pkl"))]
-    loaded = Colorizer.load(tmp_path / "model")
-    assert loaded.config == tiny_perturbed.config
-    for style in (None, palettes[0]):
-        before, after = (c.colorize(gray_photo, style=style) for c in (tiny_perturbed, loaded))
-        assert np.array_equal(pixels(before), pixels(after))
-
-
-def test_model_folder_holds_no_pickle(tiny_perturbed, tmp_path):
-    tiny_perturbed.save(tmp_path / "model")
-    config = json.loads((tmp_path / "model" / "config.json").read_text())
-    assert ModelConfig.from_dict(config["model"]) == tiny_perturbed.config
-    with safe_open(str(tmp_path / "model" / "model.safetensors"), framework="pt") as f:
-        keys = set(f.keys())
-    assert keys == set(tiny_perturbed.net.state_dict())
-    assert not (tmp_path / "model" / "model.safetensors").read_bytes().startswith(b"\x80")  # no pickle opcode
-
-
-def test_half_precision_folder_loads_close(tiny_perturbed, gray_photo, tmp_path):
-    tiny_perturbed.save(tmp_path / "model", dtype=torch.float16)
-    loaded = Colorizer.load(tmp_path / "model")
-    assert mean_abs_diff(loaded.colorize(gray_photo), tiny_perturbed.colorize(gray_photo)) < 1.0
-
-
-def test_missing_folder_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nowhere"):
-        Colorizer.load(tmp_path / "nowhere")
-
-
-def test_missing_weights_file_is_named(model_dir, tmp_path):
-    (tmp_path / "config.json").write_bytes((model_dir / "config.json").read_bytes())
-    with pytest.raises(FileNotFoundError, match="model.safetensors"):
-        Colorizer.load(tmp_path)
-
-
-def test_no_bundled_model_says_what_to_do():
-    if (BUNDLED / "model.safetensors").is_file():
-        pytest.skip("a bundled model is installed")
-    with pytest.raises(FileNotFoundError, match="--weights"):
-        Colorizer.load()
-
-
-def copy_folder(src, dst):
-    dst.mkdir()
-    for name in ("config.json", "model.safetensors"):
-        (dst / name).write_bytes((src / name).read_bytes())
-    return dst
-
-
-def edit_config(folder, **changes):
-    path = folder / "config.json"
-    data = json.loads(path.read_text())
-    data["model"].update(changes)
-    path.write_text(json.dumps(data))
-
-
-def test_unknown_config_key_is_named(model_dir, tmp_path):
-    folder = copy_folder(model_dir, tmp_path / "m")
-    edit_config(folder, dropout=0.1)
-    with pytest.raises(ValueError, match=r"config.json.*dropout"):
-        Colorizer.load(folder)
-
-
-def test_mismatched_shapes_are_named(model_dir, tmp_path):
-    folder = copy_folder(model_dir, tmp_path / "m")
-    edit_config(folder, channels=[8, 8, 32])
-    with pytest.raises(ValueError, match=r"shape .*config.json"):
-        Colorizer.load(folder)
-
-
-def test_missing_layers_are_named(model_dir, tmp_path):
-    folder = copy_folder(model_dir, tmp_path / "m")
-    edit_config(folder, blocks=[1, 1, 2])
-    with pytest.raises(ValueError, match=r"do not match config.json.*missing"):
-        Colorizer.load(folder)
-
-
-@pytest.mark.parametrize("keep", [0, 5, 0.5, 0.99])
-def test_truncated_weights_are_named(model_dir, tmp_path, keep):
-    folder = copy_folder(model_dir, tmp_path / "m")
-    data = (folder / "model.safetensors").read_bytes()
-    (folder / "model.safetensors").write_bytes(data[: int(keep * len(data)) if keep < 1 else keep])
-    with pytest.raises(ValueError, match="model.safetensors"):
-        Colorizer.load(folder)

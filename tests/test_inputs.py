@@ -382,12 +382,12 @@ def test_app_previews_and_colourises_the_corpus_or_names_the_file(colorizer, cor
     for name, size in good.items():
         original, gray = handlers.preview(str(folder / name))
         assert gray.size == original.size and max(gray.size) <= 1024, name
-        assert handlers.colorize(str(folder / name), AUTOMATIC, None, "", None, "", 1.0).colour.size == size, name
+        assert handlers.run(str(folder / name), AUTOMATIC, None, "", None, "", 1.0).colour.size == size, name
     photo = str(folder / "whole.png")
     for name, words in bad.items():
         for call in (lambda: handlers.preview(str(folder / name)),
-                     lambda: handlers.colorize(str(folder / name), AUTOMATIC, None, "", None, "", 1.0),
-                     lambda: handlers.colorize(photo, UPLOADS, [str(folder / name)], "", None, "", 1.0)):
+                     lambda: handlers.run(str(folder / name), AUTOMATIC, None, "", None, "", 1.0),
+                     lambda: handlers.run(photo, UPLOADS, [str(folder / name)], "", None, "", 1.0)):
             with pytest.raises(gr.Error, match=words) as info:
                 call()
             assert str(info.value.message).startswith(name), "the server's folders must not leak"

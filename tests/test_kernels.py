@@ -17,7 +17,7 @@ from PIL import Image
 
 from artcolor import kernels, srgb
 from artcolor.image import luminance_plane
-from artcolor.pipeline import recombine
+from artcolor.inference.pipeline import recombine
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
 
@@ -91,7 +91,7 @@ def test_recombined_image_is_the_same_where_pillow_cannot_map_rgb(monkeypatch):
 
 
 def test_working_l_is_the_same_where_pillow_cannot_map_f(monkeypatch):
-    from artcolor.pipeline import _image_over, working_l
+    from artcolor.inference.pipeline import _image_over, working_l
 
     y = luminances(300, 200, seed=11)
     assert _image_over(y, "F").readonly  # mapped, not copied

@@ -1,4 +1,5 @@
-"""pipeline.py and srgb.py, the torch-free steps both colourisers share: each equals its torch reference."""
+"""pipeline.py and srgb.py, the torch-free steps around the network whatever the backend: each equals its
+torch reference; recombination keeps the input's lightness; working sizes."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from PIL import Image
+
 from artcolor import color, srgb
-from artcolor.pipeline import bilinear_taps, blend_codes, recombine, working_l
+from artcolor.image import luminance_plane
+from artcolor.inference.pipeline import MAX_ASPECT, bilinear_taps, blend_codes, recombine, working_l, working_size
 
 
 def test_l_from_y_twin_equals_torch():
@@ -65,3 +69,36 @@ def test_blend_codes_moves_along_the_line_from_the_null_style():
     for strength in (float("nan"), -0.5, 5.0):
         with pytest.raises(ValueError, match="strength must be a finite number in"):
             blend_codes(null, [a], None, strength)
+
+
+def test_recombine_with_a_gray_ratio_gives_the_input(gray_photo):
+    y = luminance_plane(gray_photo)
+    out = recombine(y, torch.ones(3, 8, 8))
+    assert out.mode == "RGB" and out.size == gray_photo.size
+    for band in out.split():
+        assert np.array_equal(np.asarray(band), np.asarray(gray_photo))
+
+
+def test_recombine_upsamples_the_ratio_and_attaches_alpha():
+    y = np.full((30, 50), 0.2, dtype=np.float32)
+    ratio = torch.tensor([1.5, 0.9, 0.5]).view(3, 1, 1).expand(3, 4, 4).contiguous()
+    alpha = Image.new("L", (50, 30), 77)
+    out = recombine(y, ratio, alpha)
+    assert out.mode == "RGBA" and out.size == (50, 30)
+    rgb = np.asarray(out).astype(np.int32)[..., :3]
+    assert (rgb[..., 0] > rgb[..., 1]).all() and (rgb[..., 1] > rgb[..., 2]).all()
+    assert (np.asarray(out).astype(np.int32)[..., 3] == 77).all()
+
+
+@pytest.mark.parametrize("height, width, size, multiple", [(1, 1, 128, 16), (3, 517, 32, 4), (4000, 3000, 128, 16),
+                                                           (517, 3, 128, 16), (10, 10000, 64, 8)])
+def test_working_size_is_a_multiple_near_the_short_side(height, width, size, multiple):
+    h, w = working_size(height, width, size, multiple)
+    assert h % multiple == 0 and w % multiple == 0
+    assert min(h, w) >= 2 * multiple
+    assert max(h, w) <= MAX_ASPECT * size + multiple
+    if max(height, width) <= MAX_ASPECT * min(height, width):
+        assert abs(min(h, w) - size) <= multiple / 2
+        assert w / h == pytest.approx(width / height, rel=0.1)
+    else:  # very long images are capped on their long side instead
+        assert abs(max(h, w) - MAX_ASPECT * size) <= multiple / 2

@@ -9,8 +9,9 @@ _LAZY = {"Colorizer": "inference", "palette_image": "image", "ImageError": "imag
 
 
 def __getattr__(name):
-    # public names import their module on first use: `artcolor --version` and `--help` stay instant,
-    # and `palette_image`, `ImageError` and `artcolor.onnx` work where torch is not installed
+    # public names import their module on first use: `artcolor --version` and `--help` stay instant;
+    # none imports torch (`Colorizer` loads PyTorch only to run a PyTorch model): `artcolor.onnx` works
+    # where torch is not installed
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'artcolor' has no attribute {name!r}")

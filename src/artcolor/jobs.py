@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from .hints import resolve as resolve_hints
 from .image import ImageLike
 
 if TYPE_CHECKING:
@@ -35,6 +34,4 @@ def colorize_image(colorizer: "Colorizer", image: ImageLike, style: "Style", hin
     as `hints.resolve` takes them (the same for every image), checked against this image's size, a
     ValueError naming the hint (by `hint_labels`) if one falls outside it.
     """
-    y, alpha = colorizer.prepare(image)
-    hinted = resolve_hints(hints, y.shape[1], y.shape[0], colorizer.max_pixels, hint_labels)
-    return colorizer.colorize_planes([(y, alpha)], style, hints=[hinted])[0]
+    return colorizer.colorize(image, style=style, hints=hints, hint_labels=hint_labels)

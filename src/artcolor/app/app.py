@@ -139,7 +139,7 @@ def wire_photo_and_hints(page: SimpleNamespace, handlers: Handlers) -> None:
 def wire_colourise(page: SimpleNamespace, handlers: Handlers) -> None:
     """The button: the photo in the chosen reference's colours, before and after, and its download."""
     def on_run(*values):
-        result = handlers.colorize(*values)
+        result = handlers.run(*values)
         before = handlers.as_file(result.gray, "gray.png")
         pair = [(before, result.file)] if HAS_SLIDER else [before, result.file]
         return *pair, result.file, result.caption

@@ -18,7 +18,6 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from ..hints import resolve as resolve_hints
 from ..image import ImageError, alpha_of, gray_image, luminance_plane, open_image, save_atomic
 from ..inference import Colorizer, palette_image
 from . import hinting
@@ -117,18 +116,18 @@ class Handlers:
                 raise gr.Error(f"Colours: {e}") from None
         raise gr.Error(f"unknown reference kind {mode!r}; choose one of {', '.join(MODES)}")
 
-    def colorize(self, photo: str | None, mode: str, uploads: list[str] | None, weights: str | None,
-                 chosen: int | None, colours: str | None, strength: float, hints: list | None = None) -> Result:
-        """The photo in the chosen reference; `hints`: [x, y, colour] in the photo's pixels, or None."""
+    def run(self, photo: str | None, mode: str, uploads: list[str] | None, weights: str | None,
+            chosen: int | None, colours: str | None, strength: float, hints: list | None = None) -> Result:
+        """The Colourise button: the photo in the chosen reference; `hints`: [x, y, colour] in the
+        photo's pixels, or None."""
         if photo is None:
             raise gr.Error("Upload a photo first")
         start = time.perf_counter()
         styles, blend, described = self.references_for(mode, uploads, weights, chosen, colours)
         try:
-            y, alpha = self.colorizer.prepare(photo)
+            y, alpha = self.colorizer.prepare(photo)  # its luminance is the page's gray image too
             style = self.colorizer.encode_style(styles, strength, blend)
-            hinted = resolve_hints(hints or None, y.shape[1], y.shape[0])
-            colour = self.colorizer.colorize_planes([(y, alpha)], style, hints=[hinted])[0]
+            colour = self.colorizer.colorize_plane(y, alpha, style, hints or None)
         except (ImageError, ValueError) as e:
             raise _user_error(e, photo, *(uploads or [])) from None
         file = self._save(colour, f"{Path(photo).stem}-artcolor.png")

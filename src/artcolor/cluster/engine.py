@@ -134,9 +134,8 @@ def _model_and_settings(weights, style, strength, style_weights, hints, hint_lab
     colorizer = Colorizer.load(weights, device="cpu", max_pixels=max_pixels, size=size)
     check_accepted(colorizer.config.hints, [hints])
     encoded = colorizer.encode_style(style, strength, style_weights)
-    bank = None if encoded.bank is None else tuple(t.numpy() for t in encoded.bank)
-    return colorizer.net, WorkerSettings(encoded.code.numpy(), device, size, max_pixels, backend, threads, hints, hint_labels,
-                                         dict(storage_options or {}), bank)
+    return colorizer.net, WorkerSettings(encoded, device, size, max_pixels, backend, threads, hints, hint_labels,
+                                         dict(storage_options or {}))
 
 
 def _join_ray(ray, address: str | None) -> bool:

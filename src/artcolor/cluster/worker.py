@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..image import DEFAULT_MAX_PIXELS, decode_bytes
+from ..inference import Colorizer, Style
 from ..jobs import colorize_image
 from .files import read_bytes, save_image
 
@@ -22,13 +23,12 @@ from .files import read_bytes, save_image
 class WorkerSettings:
     """What every worker needs besides the model: all of it small, sent once per worker.
 
-    `style`: the run's style code (code_dim,) float32, and `bank`: for a model that matches its
-    reference, the references' bank (keys, a*b*, log-weights as numpy arrays), both encoded once by
-    the driver, so references are read where the job starts and never need to be reachable from the
-    workers.
+    `style`: the run's encoded style (numpy arrays: its code and, for a model that matches its
+    reference, the references' bank), encoded once by the driver, so references are read where the
+    job starts and never need to be reachable from the workers.
     """
 
-    style: np.ndarray
+    style: Style
     device: str = "auto"
     size: int | None = None
     max_pixels: int | None = DEFAULT_MAX_PIXELS
@@ -37,7 +37,6 @@ class WorkerSettings:
     hints: object = None
     hint_labels: list[str] | None = None
     storage_options: dict = field(default_factory=dict)
-    bank: tuple | None = None
 
 
 class ColorizeFiles:
@@ -52,18 +51,10 @@ class ColorizeFiles:
         import ray
         import torch
 
-        from ..inference import Colorizer
-
         self.settings = settings
         torch.set_num_threads(settings.threads)
         self.colorizer = Colorizer(ray.get(model[0]), device=settings.device, size=settings.size,
                                    max_pixels=settings.max_pixels, backend=settings.backend)
-        from ..inference import Style
-        from ..model.correspondence import Bank
-
-        device = self.colorizer.device
-        bank = None if settings.bank is None else Bank(*(torch.from_numpy(a.copy()).to(device) for a in settings.bank))
-        self.style = Style(torch.from_numpy(settings.style.copy()).to(device), bank)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Rows (index, src, src_url, dst_url) -> (index, reason: "" when written, else why not, finished:
@@ -84,7 +75,7 @@ class ColorizeFiles:
         s = self.settings
         try:
             image = decode_bytes(read_bytes(src_url, s.storage_options), src, s.max_pixels)
-            colour = colorize_image(self.colorizer, image, self.style, s.hints, s.hint_labels)
+            colour = colorize_image(self.colorizer, image, s.style, s.hints, s.hint_labels)
             save_image(colour, dst_url, s.storage_options)
         except Exception as e:  # noqa: BLE001 (reported, see above)
             message = str(e) or type(e).__name__

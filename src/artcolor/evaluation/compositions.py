@@ -22,10 +22,10 @@ import torch.nn.functional as F
 
 from ..color import chroma_ratio, lab_to_rgb, rgb_to_lab
 from ..image import rgb_array
-from ..inference import Colorizer
+from ..inference import Colorizer, match_input, recombine
 from ..model.correspondence import Bank, encode_bank, match_keys, matched, warp
-from ..pipeline import match_input, recombine, working_size
 from . import metrics
+from .harness import Method
 
 TRANSFER_ROUNDS = 8  # rounds of two orthogonal directions, each round turned by pi / (2 * rounds)
 TEMPERATURE = 0.01
@@ -89,7 +89,7 @@ def match(colorizer: Colorizer, photo: np.ndarray, bank: Bank | None) -> np.ndar
         return rgb_array(colorizer.colorize(photo))
     net = colorizer.net
     y, alpha = colorizer.prepare(photo)
-    l = colorizer._working_l(y, working_size(*y.shape, colorizer.size, net.config.multiple))
+    l = torch.from_numpy(colorizer.working_l(y)).to(colorizer.device)  # (1, 1, h, w)
     automatic = net(l)  # (1, 2, h, w) a*b*: the null style is the automatic decoder's
     ab, confidence = warp(match_keys(net.semantic.features(l)[1:]), bank, TEMPERATURE)
     up = lambda x: F.interpolate(x, size=l.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
@@ -101,8 +101,6 @@ def match(colorizer: Colorizer, photo: np.ndarray, bank: Bank | None) -> np.ndar
 
 def method(name: str, colorizer: Colorizer):
     """`transfer` or `match` on a model (with an encoder and the automatic decoder) -> the harness's Method."""
-    from .harness import Method
-
     if colorizer.net.semantic is None:
         raise ValueError(f"the {name} baseline needs a model with an encoder (its config has encoder: none)")
     if name == "transfer":

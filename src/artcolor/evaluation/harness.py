@@ -39,14 +39,12 @@ from ..image import list_images, open_image, rgb_array
 from ..inference import Colorizer, resize_short_side
 from . import metrics
 from .hints_mode import with_hints
+from .paintings import N_PIXELS, against_paintings, pixels, to_tensor
 
 EVAL_SIZE = 256  # short side of every photo and painting during evaluation
-N_PIXELS = 4096  # pixels sampled per image for palette distances
-N_QUANTILES = 256  # quantiles kept per projection when many palettes are compared at once
 MODES = ("automatic", "self", "reframed", "paintings", "hints")
 STANDARD_MODES = ("automatic", "self", "reframed", "paintings")  # hints: on request (`--mode hints`)
 REFRAMED_AREA = 0.6  # share of the photo the reframed reference keeps
-N_SUPERPIXELS = 16  # SLIC regions per ground truth for incoherence
 
 
 @dataclass
@@ -66,9 +64,8 @@ def as_method(method: Colorizer | str | Method) -> Method:
         return method
     if isinstance(method, Colorizer):
         c = method
-        hinted = lambda photo, v, h: rgb_array(c.colorize_planes([c.prepare(photo)], v, hints=[h])[0])  # noqa: E731
-        return Method("model", lambda ref: c.encode_style(ref),
-                      lambda photo, v: rgb_array(c.colorize_planes([c.prepare(photo)], v)[0]),
+        hinted = lambda photo, style, h: rgb_array(c.colorize(photo, style=style, hints=h))  # noqa: E731
+        return Method("model", c.encode_style, lambda photo, style: rgb_array(c.colorize(photo, style=style)),
                       hinted=hinted if c.config.hints else None)
     if method == "gray":
         return Method("gray", lambda ref: None, lambda photo, _: rgb_array(baselines.gray(photo)))
@@ -86,11 +83,6 @@ def load_folder(folder: str | os.PathLike, n: int | None = None, size: int = EVA
     if not files:
         raise ValueError(f"{folder}: no images found")
     return [(str(p.relative_to(folder)), resize_short_side(rgb_array(open_image(p)), size)) for p in files]
-
-
-def to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """sRGB (H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1]."""
-    return torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255
 
 
 def evaluate(method: Colorizer | str | Method, photos_dir: str | os.PathLike, paintings_dir: str | os.PathLike | None,
@@ -126,12 +118,6 @@ def evaluate(method: Colorizer | str | Method, photos_dir: str | os.PathLike, pa
         "size": size, "seed": seed, "references": [name for name, _ in paintings],
         "automatic": auto, "self_reference": own, "reframed": reframed, "paintings_mode": cross, "hints_mode": hinted,
     }
-
-
-def pixels(seed: int, index: int) -> torch.Generator:
-    """The generator that picks image `index`'s pixels: every output of one photo is sampled alike,
-    so identical outputs are at distance 0 and results do not depend on the order of the modes."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + index)
 
 
 def reframe(rgb: np.ndarray, seed: int, index: int, area: float = REFRAMED_AREA) -> np.ndarray:
@@ -175,47 +161,4 @@ def compare(out: torch.Tensor, gt: torch.Tensor, seed: int = 0, index: int = 0) 
             metrics.sample_ab(out[0], N_PIXELS, pixels(seed, index)),
             metrics.sample_ab(gt[0], N_PIXELS, pixels(seed, index))).item(),
         "l_ssim": metrics.l_ssim(out, gt).item(),
-    }
-
-
-def against_paintings(m: Method, photos: list, paintings: list, seed: int = 0, progress: bool = False,
-                      hints: list[HintSet] | None = None) -> dict:
-    """Every photo with every painting: palette distance, retrieval, sensitivity, lightness kept
-    (with `hints`, one HintSet per photo, given to `m.hinted` beside each painting)."""
-    directions = metrics.projection_directions(64)
-    palette = lambda x, index: metrics.projected_quantiles(  # noqa: E731
-        metrics.sample_ab(x[0], N_PIXELS, pixels(seed, index)), directions, N_QUANTILES)
-    n, k = len(photos), len(paintings)
-    ref_q = torch.stack([palette(to_tensor(rgb), n + j) for j, (_, rgb) in enumerate(paintings)])  # (K, P, Q)
-    out_q = torch.empty(n, k, *ref_q.shape[1:])  # (N, K, P, Q)
-    l_ssim, colorful, incoherent, seconds = [], [], [], 0.0
-    regions = [metrics.superpixels(gt, N_SUPERPIXELS) for _, gt in photos]
-    for j, (_, painting) in enumerate(tqdm(paintings, desc=f"{m.name} paintings", disable=not progress, leave=False)):
-        start = time.perf_counter()
-        code = m.encode(painting)
-        seconds += time.perf_counter() - start
-        for i, (_, gt) in enumerate(photos):
-            start = time.perf_counter()
-            out = to_tensor(m.colorize(gt, code) if hints is None else m.hinted(gt, code, hints[i]))
-            seconds += time.perf_counter() - start
-            out_q[i, j] = palette(out, i)
-            l_ssim.append(metrics.l_ssim(out, to_tensor(gt)).item())
-            colorful.append(metrics.colorfulness(out).item())
-            incoherent.append(metrics.incoherence(out, regions[i]))
-    to_refs = metrics.pairwise_sliced_wasserstein(out_q.flatten(0, 1), ref_q).view(n, k, k)
-    between_outputs = torch.stack([metrics.pairwise_sliced_wasserstein(q, q) for q in out_q])  # (N, K, K)
-    between_refs = metrics.pairwise_sliced_wasserstein(ref_q, ref_q)
-    own = torch.eye(k, dtype=torch.bool).expand(n, k, k)
-    return {
-        "palette_distance": to_refs[own].mean().item(),
-        "palette_distance_other": to_refs[~own].mean().item(),
-        "retrieval_accuracy": metrics.retrieval_accuracy(to_refs),
-        "retrieval_chance": 1 / k,
-        "sensitivity": metrics.reference_sensitivity(between_outputs, between_refs),
-        "l_ssim": float(np.mean(l_ssim)),
-        "colorfulness": float(np.mean(colorful)),
-        "incoherence": float(np.nanmean(incoherent)) if not np.isnan(incoherent).all() else float("nan"),
-        "incoherence_gt": float(np.nanmean([metrics.incoherence(to_tensor(gt), r) for (_, gt), r in zip(photos, regions)])),
-        "colorfulness_references": float(np.mean([metrics.colorfulness(to_tensor(p)).item() for _, p in paintings])),
-        "seconds_per_image": seconds / (n * k),
     }

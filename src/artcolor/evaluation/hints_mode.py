@@ -25,6 +25,7 @@ from tqdm import tqdm
 from ..color import rgb_to_lab
 from ..hints import HintSet, rgb_to_ab
 from . import metrics
+from .paintings import against_paintings, to_tensor
 
 HINT_COUNTS = (1, 5, 10)
 HINT_RADIUS = 3.0  # pixels at the evaluation size (256): 1.5 working pixels at 128, as training's 1-5 px patches
@@ -78,8 +79,6 @@ def photo_hints(photos: list, n: int, seed: int) -> list[np.ndarray]:
 def with_hints(m, photos: list, paintings: list, seed: int = 0, progress: bool = False) -> dict:
     """Run the hints mode for a Method whose `hinted(photo, code, HintSet)` colourises with hints."""
     from skimage.segmentation import slic
-
-    from .harness import against_paintings, to_tensor
 
     draws = photo_hints(photos, max(HINT_COUNTS), seed)
     null = m.encode(None)

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..color import lab_to_linear_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linear, y_from_l
+from ..color import lab_to_linear_rgb, lab_to_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linear, y_from_l
 from ..config import ModelConfig
 from .adain import AdaIN
 from .auto import AutoDecoder
@@ -138,13 +138,14 @@ class ColorNet(nn.Module):
     """Gray L in, colour out, steered by a style code at every block.
 
     `forward(l, style, hints)`: l (B, 1, H, W) with L* in [0, 100] and H, W divisible by
-    `config.multiple`; style (B, code_dim) or None for the learned null style (automatic
-    colourisation). The code's latent drives every AdaIN; its palette, if the config has one, is
-    looked up by each pixel's L* (and, with `palette_classes`, by the class `palette_keys` sees in the
-    gray image) and enters as extra input channels, as do colour hints (see `inputs`). With an
-    `encoder`, ImageNet features of the gray photo join the U-Net at strides 4 to 32 (`SemanticFeatures`).
-    With an `auto_decoder`, the rows whose code is the null style (automatic colourisation, and a
-    reference at strength 0) are coloured by that decoder instead (`model/auto.py`), hints and all.
+    `config.multiple`; style (B, code_dim), or None for automatic colourisation. The code's latent
+    drives every AdaIN; its palette, if the config has one, is looked up by each pixel's L* (and,
+    with `palette_classes`, by the class `palette_keys` sees in the gray image) and enters as extra
+    input channels, as do colour hints (see `unet_inputs`). With an `encoder`, ImageNet features of the
+    gray photo join the U-Net at strides 4 to 32 (`SemanticFeatures`). Automatic colourisation
+    (style None) is the `auto_decoder`'s where the config has one (`model/auto.py`), hints and all,
+    else the U-Net's under the learned null style; a given code always runs the U-Net, the null
+    style's too (what training's samples without a reference learn).
     Returns ab (B, 2, H, W) in Lab mode, or sRGB (B, 3, H, W) around [0, 1] in RGB mode.
     """
 
@@ -156,10 +157,10 @@ class ColorNet(nn.Module):
         self.null_style = nn.Parameter(torch.zeros(c.code_dim))
         self.palette_keys = PaletteKeys(c.classes, activation=_ACTIVATIONS[act]) if c.classes > 1 else None
         self.semantic = SemanticFeatures(c.encoder, ch) if c.encoder != "none" else None
-        inputs = 1 + (FEATURES if c.palette_bins else 0) + (HINT_CHANNELS if c.hints else 0)
-        inputs += MATCH_CHANNELS if c.correspondence else 0
+        in_channels = 1 + (FEATURES if c.palette_bins else 0) + (HINT_CHANNELS if c.hints else 0)
+        in_channels += MATCH_CHANNELS if c.correspondence else 0
         self.downs = nn.ModuleList(
-            Down(inputs if i == 0 else ch[i - 1], ch[i], c.blocks[i], c.enc_convs, d, act, pool=i > 0)
+            Down(in_channels if i == 0 else ch[i - 1], ch[i], c.blocks[i], c.enc_convs, d, act, pool=i > 0)
             for i in range(len(ch))
         )
         self.ups = nn.ModuleList(Up(ch[i + 1], ch[i], c.dec_convs, d, act) for i in reversed(range(len(ch) - 1)))
@@ -187,42 +188,32 @@ class ColorNet(nn.Module):
             raise ValueError("this model does not match references (its config has correspondence: false)")
         return encode_bank(self.semantic.features, rgb)
 
-    def keys(self, l: torch.Tensor) -> torch.Tensor | None:
+    def class_maps(self, l: torch.Tensor) -> torch.Tensor | None:
+        """L* (B, 1, H, W) -> the palette classes `palette_keys` sees in the gray image, or None without them."""
         return None if self.palette_keys is None else self.palette_keys(l)
 
-    def null(self, batch_size: int) -> torch.Tensor:
+    def null_styles(self, batch_size: int) -> torch.Tensor:
+        """The learned null style for `batch_size` images (B, code_dim): the U-Net's style without a reference."""
         return self.null_style.expand(batch_size, -1)
-
-    def automatic(self, style: torch.Tensor) -> torch.Tensor:
-        """Style codes (B, code_dim) -> (B,) bool: which are the null style, i.e. automatic colourisation."""
-        return (style == self.null_style).all(dim=-1)
 
     def forward(self, l: torch.Tensor, style: torch.Tensor | None = None, hints: torch.Tensor | None = None,
                 reference: Bank | None = None) -> torch.Tensor:
         m = self.config.multiple
         if l.shape[-2] % m or l.shape[-1] % m:
             raise ValueError(f"input height and width must be divisible by {m}, got {tuple(l.shape[-2:])}")
+        if style is None and self.auto is not None:  # automatic colourisation, by its own decoder
+            return self.auto(self.semantic.features(l, self.auto.stages(hints)), l, hints)
         if style is None:
-            style = self.null(l.shape[0])
+            style = self.null_styles(l.shape[0])
         if style.shape[-1] != self.config.code_dim:
             raise ValueError(f"expected a style code of {self.config.code_dim} numbers, got {style.shape[-1]}")
-        if self.auto is None:
-            return self.styled(l, style, hints, self.semantic.features(l) if self.semantic is not None else None, reference)
-        automatic = self.automatic(style)
-        tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()  # no data-dependent branches
-        if not tracing and bool(automatic.all()):
-            return self.auto(self.semantic.features(l, self.auto.stages(hints)), l, hints)
-        encoded = self.semantic.features(l)
-        if not tracing and not bool(automatic.any()):
-            return self.styled(l, style, hints, encoded, reference)
-        styled = self.styled(l, style, hints, encoded, reference)
-        return torch.where(automatic[:, None, None, None], self.auto(encoded, l, hints), styled)
+        return self.unet(l, style, hints, self.semantic.features(l) if self.semantic is not None else None, reference)
 
-    def styled(self, l, style, hints, encoded, reference: Bank | None = None) -> torch.Tensor:
+    def unet(self, l, style, hints, encoded, reference: Bank | None = None) -> torch.Tensor:
         """The U-Net under the style code (the encoder's features `encoded`, or None without one),
         matching the reference's bank where the config has `correspondence`."""
         warped = self.match(l, encoded, reference)
-        x = self.inputs(l, style, hints, warped)
+        x = self.unet_inputs(l, style, hints, warped)
         style = style[:, :self.config.style_dim]  # the latent drives the AdaINs; the palette is in x
         features = self.semantic(l, len(self.downs), encoded) if self.semantic is not None else [None] * len(self.downs)
         skips = []
@@ -262,15 +253,15 @@ class ColorNet(nn.Module):
         up = lambda x: F.interpolate(x, size=l.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
         return up(ab) / AB_SCALE, up(confidence)
 
-    def inputs(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None,
-               matched: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    def unet_inputs(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None,
+                    matched: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """The U-Net's input (B, C, H, W): L*, the palette prior, the hint channels, as the config has them.
 
         hints (B, 3, H, W): a*, b* and a mask (1 where a hint is), or None for no hints.
         """
         x = [l / 50 - 1]
         if self.config.palette_bins:
-            x.append(palette_prior(l, style[:, self.config.style_dim:], self.config.palette_bins, self.keys(l)))
+            x.append(palette_prior(l, style[:, self.config.style_dim:], self.config.palette_bins, self.class_maps(l)))
         if self.config.hints:
             if hints is None:
                 x.append(l.new_zeros(l.shape[0], HINT_CHANNELS, *l.shape[-2:]))
@@ -282,6 +273,19 @@ class ColorNet(nn.Module):
         if matched is not None:
             x.extend(matched)
         return torch.cat(x, dim=1)
+
+    def to_rgb(self, l: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The prediction `out` for L* `l` as sRGB (B, 3, H, W), whatever the colour space: a Lab model's
+        clipped to [0, 1] (`lab_to_rgb`), an RGB model's as it is (around [0, 1]: a loss keeps its gradient)."""
+        if self.config.color_space == "lab":
+            return lab_to_rgb(torch.cat([l, out], dim=1))
+        return out
+
+    def to_ab(self, l: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The prediction `out` as a*b* (B, 2, H, W), whatever the colour space (an RGB model's clipped first)."""
+        if self.config.color_space == "lab":
+            return out
+        return rgb_to_lab(out.clamp(0, 1))[:, 1:]
 
     def to_linear_rgb(self, l: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """The network's prediction as linear RGB (B, 3, H, W), unclipped."""

@@ -112,10 +112,8 @@ class Diagnostics:
         return net.encode_reference(rgb) if net.config.correspondence else None
 
     def _rgb(self, net, l, style, bank=None):
-        out = net(l, style, None, bank)
-        if net.config.color_space == "lab":
-            return lab_to_rgb(torch.cat([l, out], 1))
-        return out.clamp(0, 1)
+        """sRGB (B, 3, S, S) in [0, 1] of the network's output (style None: automatic colourisation)."""
+        return net.to_rgb(l, net(l, style, None, bank)).clamp(0, 1)
 
     def _figures(self, step, net, l, auto, self_ref, by_ref) -> None:
         from . import plots

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..inference import load_net
+from ..model.folders import load_net
 from ..model import ColorNet
 from ..model.palette import split_classes
 from .run import Run, TrainingError, pretrained_encoder

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..inference import save_net
+from ..model.folders import save_net
 from . import data as D
 from .batches import load_sources, make_loader, to_device
 from .checkpoint import load_state, save_state

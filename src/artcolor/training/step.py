@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 from .. import losses
-from ..color import lab_to_rgb, rgb_to_lab
 from ..model import ColorNet
 from .config import TrainConfig
 from .recipe import NONE, OTHER
@@ -22,7 +21,9 @@ class StyledNet(nn.Module):
 
     def forward(self, l, reference, use_null, hints=None):
         style = self.net.encode_style(reference)
-        style = torch.where(use_null[:, None], self.net.null(l.shape[0]), style)
+        # samples without a reference train the U-Net under the null style, given as a code (no style,
+        # None, would be automatic colourisation: the automatic decoder, where the model has one)
+        style = torch.where(use_null[:, None], self.net.null_styles(l.shape[0]), style)
         bank = None
         if self.net.config.correspondence:  # nothing in the bank learns unless the encoder does
             with torch.set_grad_enabled(torch.is_grad_enabled() and self.net.semantic.encoder.stem.conv.weight.requires_grad):
@@ -33,15 +34,12 @@ class StyledNet(nn.Module):
 def compute_loss(model: nn.Module, net: ColorNet, sample, cfg: TrainConfig, g: torch.Generator, lpips=None):
     """The recipe's loss for one sample batch -> (scalar loss, {name: float})."""
     out = model(sample.l, sample.reference, sample.mode == NONE, sample.hints)
-    if net.config.color_space == "lab":
-        ab, rgb = out, lab_to_rgb(torch.cat([sample.l, out], dim=1))
-    else:
-        rgb, ab = out, rgb_to_lab(out.clamp(0, 1))[:, 1:]
+    ab, rgb = net.to_ab(sample.l, out), net.to_rgb(sample.l, out)
     w = cfg.loss
     weight = torch.where(sample.mode == OTHER, w.other_reconstruction, 1.0)
     parts, reconstruction = {}, torch.zeros_like(weight)
     terms = {"huber_ab": (w.huber_ab, lambda: losses.huber_ab(ab, sample.target_lab[:, 1:])),
-             "mse": (w.mse, lambda: losses.mse(out if net.config.color_space == "rgb" else rgb, sample.target_rgb)),
+             "mse": (w.mse, lambda: losses.mse(rgb, sample.target_rgb)),
              "ssim": (w.ssim, lambda: losses.ssim(rgb, sample.target_rgb)),
              "lpips": (w.lpips, lambda: lpips(rgb, sample.target_rgb)),
              "feature": (w.feature, lambda: losses.feature_distance(net.semantic.encoder, rgb, sample.target_rgb))}

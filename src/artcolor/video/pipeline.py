@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from ..image import ImageLike, atomic_write
-from ..inference import Colorizer, Style as Encoded, as_style, recombine, working_size
+from ..inference import Colorizer, Style, recombine
 from .codec import Frame, VideoReader, VideoWriter, require_av
 from .stability import ChromaStabilizer, require_cv2
 
-Style = ImageLike | Sequence[ImageLike] | Encoded | torch.Tensor | None
+StyleInput = ImageLike | Sequence[ImageLike] | Style | None  # a reference, several, an encoded style, or automatic
 
 
 class ClipColorizer:
@@ -34,7 +33,7 @@ class ClipColorizer:
     stabiliser's state runs from frame to frame, so frames must come in order, and all of one size.
     """
 
-    def __init__(self, colorizer: Colorizer, style: Style = None, strength: float = 1.0,
+    def __init__(self, colorizer: Colorizer, style: StyleInput = None, strength: float = 1.0,
                  style_weights: Sequence[float] | None = None, stabilize: bool | ChromaStabilizer = True,
                  size: int | None = None):
         self.colorizer = colorizer
@@ -45,12 +44,10 @@ class ClipColorizer:
         else:
             # a reference's palette is kept by giving each frame its prediction's distribution of colours;
             # automatic mode has none to keep, and there matching came back as flicker (README, Video)
-            automatic = bool(colorizer.net.automatic(self.style.code))
-            self.stabilizer = ChromaStabilizer(match_colours=not automatic) if stabilize else None
+            self.stabilizer = ChromaStabilizer(match_colours=not self.style.automatic) if stabilize else None
         self.frame_shape: tuple[int, int] | None = None
 
-    @torch.inference_mode()
-    def ratios(self, ys: list[np.ndarray]) -> list[torch.Tensor]:
+    def ratios(self, ys: list[np.ndarray]) -> list[np.ndarray]:
         """Luminance planes (H, W) float32 in [0, 1], in clip order -> chroma ratios (3, h, w)."""
         for y in ys:
             if self.frame_shape is None:
@@ -58,27 +55,24 @@ class ClipColorizer:
             if y.shape != self.frame_shape:
                 raise ValueError(f"frames must all have one size: got {y.shape[1]}x{y.shape[0]} after "
                                  f"{self.frame_shape[1]}x{self.frame_shape[0]}")
-        c = self.colorizer
-        shape = working_size(*self.frame_shape, self.size, c.config.multiple)
-        l = torch.cat([c._working_l(y, shape) for y in ys])  # (B, 1, h, w), L* in [0, 100]
-        ratios = c._predict_ratio(l, self.style)  # (B, 3, h, w)
+        l = np.concatenate([self.colorizer.working_l(y, self.size) for y in ys])  # (B, 1, h, w), L* in [0, 100]
+        ratios = self.colorizer.predict_ratio(l, self.style)  # (B, 3, h, w)
         if self.stabilizer is None:
             return list(ratios)
-        gray = (l[:, 0] * 2.55).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
-        return [torch.from_numpy(self.stabilizer(g, r.numpy())) for g, r in zip(gray, ratios)]
+        gray = (l[:, 0] * np.float32(2.55)).round().clip(0, 255).astype(np.uint8)
+        return [self.stabilizer(g, r) for g, r in zip(gray, ratios)]
 
 
-def style_code(colorizer: Colorizer, style: Style, strength: float = 1.0,
-               style_weights: Sequence[float] | None = None) -> Encoded:
+def style_code(colorizer: Colorizer, style: StyleInput, strength: float = 1.0,
+               style_weights: Sequence[float] | None = None) -> Style:
     """One encoded style for a whole clip: a reference, blended references, None (automatic), or a
-    style already made by `Colorizer.encode_style` (or a bare style code)."""
-    if isinstance(style, (Encoded, torch.Tensor)):
-        code, bank = as_style(style)
-        return Encoded(code.to(colorizer.device), bank)
+    style already made by `Colorizer.encode_style`."""
+    if isinstance(style, Style):
+        return style
     return colorizer.encode_style(style, strength, style_weights)
 
 
-def colorize_frames(frames: Iterable[ImageLike], colorizer: Colorizer, style: Style = None, strength: float = 1.0,
+def colorize_frames(frames: Iterable[ImageLike], colorizer: Colorizer, style: StyleInput = None, strength: float = 1.0,
                     style_weights: Sequence[float] | None = None, stabilize: bool | ChromaStabilizer = True,
                     batch_size: int | None = None) -> Iterator[np.ndarray]:
     """Gray (or colour) frames in clip order -> colour frames (H, W, 3) uint8, one for each, in order.
@@ -103,12 +97,12 @@ def colorize_frames(frames: Iterable[ImageLike], colorizer: Colorizer, style: St
         yield from _recombined(batch, clip.ratios(batch))
 
 
-def _recombined(ys: list[np.ndarray], ratios: list[torch.Tensor]) -> Iterator[np.ndarray]:
+def _recombined(ys: list[np.ndarray], ratios: list[np.ndarray]) -> Iterator[np.ndarray]:
     for y, ratio in zip(ys, ratios):
         yield np.asarray(recombine(y, ratio))
 
 
-def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, style: Style = None,
+def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, style: StyleInput = None,
                    strength: float = 1.0, style_weights: Sequence[float] | None = None,
                    stabilize: bool | ChromaStabilizer = True, codec: str | None = None, crf: int = 18,
                    progress: bool | None = False) -> Path:
@@ -146,7 +140,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
 
 class _Coloured(NamedTuple):
     frame: Frame
-    ratio: torch.Tensor
+    ratio: np.ndarray
 
 
 _END = object()

@@ -1,7 +1,7 @@
 """The steps of colourisation around the network, in numpy and Pillow (and numba's compiled loops).
 
-Both colourisers call these: `Colorizer` (PyTorch) and `onnx.OnnxColorizer` (ONNX Runtime, no
-torch), so what differs between them is the network's arithmetic and nothing else:
+`Colorizer` runs these whatever its backend (PyTorch or ONNX Runtime, `backend.py`), so what differs
+between backends is the network's arithmetic and nothing else:
 
     photo -> luminance Y (H, W) -> working L* (1, 1, h, w) -> network -> chroma ratio (3, h, w)
     reference -> sRGB (1, 3, h', w'), short side `style_size` -> style encoder -> code (code_dim,)
@@ -10,16 +10,17 @@ torch), so what differs between them is the network's arithmetic and nothing els
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
 
-from . import kernels
-from .checks import MAX_STRENGTH, PredictionError, blend_weights, finite_number
-from .image import ImageLike, alpha_of, luminance_plane, open_image, rgb_array
-from .srgb import LINEAR16_TO_SRGB8, encode_in_gamut, l_from_y
+from .. import kernels
+from ..checks import MAX_STRENGTH, PredictionError, blend_weights, finite_number
+from ..hints import HintSet
+from ..image import ImageLike, alpha_of, luminance_plane, open_image, rgb_array
+from ..srgb import LINEAR16_TO_SRGB8, encode_in_gamut, l_from_y
 
 MAX_ASPECT = 8  # the working image's long side is at most this many times its short side
 MATCH_LONG = 2  # a reference's long side for matching is at most this many times `style_size`
@@ -106,29 +107,62 @@ def blend_codes(null: np.ndarray, codes: Sequence[np.ndarray], weights: Sequence
     return code
 
 
-class Style(NamedTuple):
-    """An encoded reference: the style code (code_dim,) and, for models with `correspondence`, the bank
-    its places are matched in: keys (1, N, C), a*b* (1, N, 2), log-weights (1, N) (torch tensors or
-    numpy arrays, as the backend has them); None in automatic mode or for a model without matching."""
+class ReferenceBank(NamedTuple):
+    """The places of one or more references to match (models with `correspondence`), numpy float32:
+    keys (1, N, C), a*b* (1, N, 2) and log-weights (1, N) (`bank_weights`)."""
 
-    code: Any
-    bank: tuple | None = None
+    keys: np.ndarray
+    ab: np.ndarray
+    log_weight: np.ndarray
+
+
+class Style(NamedTuple):
+    """An encoded reference, as `Colorizer.encode_style` makes it (numpy arrays, whatever the backend).
+
+    `code`: the style code (code_dim,) float32. `bank`: for models with `correspondence`, the places
+    of the reference(s) to match (a `ReferenceBank`); None otherwise.
+    `automatic`: no reference (or strength 0): the automatic path, the model's automatic decoder
+    where it has one (else the U-Net under `code`, the null style). A code given with `automatic`
+    False always runs the U-Net, even one equal to the null style.
+    """
+
+    code: np.ndarray
+    bank: ReferenceBank | None = None
+    automatic: bool = False
 
 
 def blend_style(null: np.ndarray, encoded: Sequence[tuple[np.ndarray, tuple | None]], weights: Sequence[float] | None,
-                strength: float, cat: Callable, to_array: Callable = np.asarray) -> Style:
-    """Encoded references, each (code (code_dim,), bank or None), none for automatic -> one Style:
-    the codes blended as `blend_codes` does, the banks joined along their positions by `cat` (the
-    backend's concatenate), each position tilted by its reference's weight (`bank_weights`)."""
+                strength: float) -> Style:
+    """Encoded references, each (code (code_dim,), bank (keys, a*b*) or None), none for automatic ->
+    one Style: the codes blended as `blend_codes` does, the banks joined along their positions, each
+    position tilted by its reference's weight (`bank_weights`). No reference, or strength 0, gives
+    the automatic Style (the null code)."""
     codes = [c for c, _ in encoded] or [null]
     code = blend_codes(null, codes, weights if encoded else None, strength)
+    if not encoded or strength == 0:
+        return Style(code, automatic=True)
     w = [1.0] * len(encoded) if weights is None else list(weights)  # checked by blend_codes
     kept = [(b, wi) for (_, b), wi in zip(encoded, w) if b is not None and wi > 0]  # weight 0: not matched
-    if not kept or strength == 0:
+    if not kept:
         return Style(code)
     banks, kept_weights = [b for b, _ in kept], [wi for _, wi in kept]
-    log_weight = to_array(bank_weights([b[0].shape[1] for b in banks], kept_weights))
-    return Style(code, (cat([b[0] for b in banks], 1), cat([b[1] for b in banks], 1), log_weight))
+    log_weight = bank_weights([b[0].shape[1] for b in banks], kept_weights)
+    keys, ab = (np.concatenate([b[i] for b in banks], 1) for i in (0, 1))
+    return Style(code, ReferenceBank(keys, ab, log_weight))
+
+
+def hint_batch(hints: Sequence[HintSet | None], shape: tuple[int, int], always: bool = False) -> np.ndarray | None:
+    """A batch's hints at the working size `shape` = (h, w): (B, 3, h, w) float32 (a*, b*, mask), zeros
+    ("no hint") for the images without; None when none has any, unless `always` (a graph that must be fed)."""
+    if not always and all(h is None for h in hints):
+        return None
+    none = np.zeros((1, 3, *shape), np.float32)
+    return np.concatenate([none if h is None else h.raster(shape) for h in hints])
+
+
+def as_style(style) -> Style:
+    """A Style, or a bare style code (code_dim,) -> a Style (a given code: the U-Net runs under it)."""
+    return style if isinstance(style, Style) else Style(np.asarray(style, np.float32))
 
 
 def as_list(style) -> list:

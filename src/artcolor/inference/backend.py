@@ -1,0 +1,43 @@
+"""What `Colorizer` asks of whatever runs the network: two operations on numpy arrays.
+
+    encode_reference(rgb, match_rgb) -> (style code (code_dim,), bank (keys, a*b*) or None)
+    predict_ratio(l, style, hints)   -> chroma ratio (B, 3, h, w)
+
+`torch_backend.TorchBackend` runs the PyTorch network; `onnx_backend.OnnxBackend` runs an ONNX export
+on onnxruntime, without PyTorch. Everything around them (decoding, resizing, blending references,
+batching, recombining at full resolution, checks) is the Colorizer's and `pipeline.py`'s, the same for both.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Literal
+
+import numpy as np
+
+from ..config import ModelConfig
+from .pipeline import Style
+
+BackendName = Literal["torch", "onnxruntime"]
+
+
+class Backend(ABC):
+    """A network ready to run: its config, its null style and the two operations."""
+
+    name: BackendName
+    config: ModelConfig
+    null_style: np.ndarray  # (code_dim,) float32: the style code of automatic colourisation
+
+    @abstractmethod
+    def encode_reference(self, rgb: np.ndarray, match_rgb: np.ndarray | None = None) -> tuple[np.ndarray, tuple | None]:
+        """One reference -> its style code (code_dim,) float32 and, for models with `correspondence`, its
+        bank's keys (1, N, C) and a*b* (1, N, 2) (else None).
+
+        `rgb`: (1, 3, h, w) float32 sRGB in [0, 1] at short side `style_size` (`pipeline.reference_input`);
+        `match_rgb`: the same reference as matching takes it (`pipeline.match_input`), or None.
+        """
+
+    @abstractmethod
+    def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None) -> np.ndarray:
+        """Working-size L* (B, 1, h, w) in [0, 100] (h, w multiples of `config.multiple`), one style for the
+        batch, hints (B, 3, h, w) or None -> the chroma ratio (B, 3, h, w) float32 (`color.chroma_ratio`)."""
