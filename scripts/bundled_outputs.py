@@ -35,10 +35,20 @@ def inputs() -> dict:
 
 def outputs(onnx: bool = True) -> dict[str, np.ndarray]:
     """Mode -> output (H, W, 3) uint8 of the bundled model (and of its ONNX export when `onnx`)."""
+    import torch
+
     from artcolor import Colorizer
 
-    x = inputs()
-    c = Colorizer.load()
+    # one thread: the palette transfer's output changes with the order of float sums (see the test)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _outputs(Colorizer.load(), inputs(), onnx)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _outputs(c, x: dict, onnx: bool) -> dict[str, np.ndarray]:
     run = lambda m, **kw: np.asarray(m.colorize(x["photo"], **kw))  # noqa: E731
     out = {"automatic": run(c), "palette": run(c, style=x["palette"]), "painting": run(c, style=x["painting"]),
            "hints": run(c, hints=x["hints"]), "painting_hints": run(c, style=x["painting"], hints=x["hints"])}
@@ -47,7 +57,7 @@ def outputs(onnx: bool = True) -> dict[str, np.ndarray]:
         from artcolor.onnx import OnnxColorizer
 
         with tempfile.TemporaryDirectory() as tmp:
-            o = OnnxColorizer(export_model(c.net, Path(tmp) / "onnx"))
+            o = OnnxColorizer(export_model(c.net, Path(tmp) / "onnx"), threads=1)
             out |= {"onnx_automatic": run(o), "onnx_painting": run(o, style=x["painting"]),
                     "onnx_hints": run(o, hints=x["hints"])}
     return out
