@@ -97,7 +97,7 @@ def colorize_worker(photo: Path, out: Path, runs: int, preset: str | None, weigh
     import torch
 
     from artcolor import Colorizer, palette_image
-    from artcolor.image import save_atomic
+    from artcolor.inputs.images import save_atomic
     from artcolor.inference import recombine, working_size
 
     if threads:

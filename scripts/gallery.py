@@ -19,7 +19,7 @@ import skimage.data
 from PIL import Image, ImageDraw
 
 from artcolor import Colorizer, palette_image
-from artcolor.image import gray_image, luminance_plane
+from artcolor.inputs.images import gray_image, luminance_plane
 
 # file-name stem fragment -> caption
 PAINTINGS = {

@@ -9,7 +9,7 @@ import numpy as np
 import skimage.data
 from PIL import Image
 
-from artcolor.image import gray_image, luminance_plane
+from artcolor.inputs.images import gray_image, luminance_plane
 
 ROOT = Path(__file__).resolve().parents[1] / "examples"
 

@@ -19,7 +19,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from artcolor import Colorizer, palette_image  # noqa: E402
-from artcolor.hints import rgb_to_ab as _rgb_to_ab  # noqa: E402
+from artcolor.inputs.hints import rgb_to_ab as _rgb_to_ab  # noqa: E402
 from artcolor.model import ColorNet  # noqa: E402
 
 skimage_data = pytest.importorskip("skimage.data")

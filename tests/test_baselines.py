@@ -4,9 +4,9 @@ import torch
 from PIL import Image
 
 from artcolor import baselines
-from artcolor.color import rgb_to_lab
+from artcolor.color.lab import rgb_to_lab
 from artcolor.evaluation import metrics
-from artcolor.image import luminance_plane
+from artcolor.inputs.images import luminance_plane
 
 
 def photo(h=64, w=80, seed=0):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artcolor.image import ImageError, decode_bytes, encode_image, open_image, save_atomic
+from artcolor.inputs.images import ImageError, decode_bytes, encode_image, open_image, save_atomic
 
 fsspec = pytest.importorskip("fsspec", reason="fsspec comes with the ray extra (and the hf extra)")
 

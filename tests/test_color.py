@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from artcolor.color import (
+from artcolor.color.lab import (
     AB_SCALE,
     LINEAR16_TO_SRGB8,
     SRGB8_TO_LINEAR,
@@ -24,8 +24,8 @@ from artcolor.color import (
     srgb_to_linear,
     y_from_l,
 )
-from artcolor.image import gray_image, luminance_plane
-from artcolor.srgb import RGB_TO_XYZ
+from artcolor.inputs.images import gray_image, luminance_plane
+from artcolor.color.srgb import RGB_TO_XYZ
 
 
 def rgb_cube(steps: int = 17) -> torch.Tensor:

@@ -16,7 +16,7 @@ pytest.importorskip("onnxruntime")
 
 from artcolor import Colorizer  # noqa: E402
 from artcolor.config import preset  # noqa: E402
-from artcolor.color import chroma_ratio  # noqa: E402
+from artcolor.color.lab import chroma_ratio  # noqa: E402
 from artcolor.inference.export import ColorGraph, export_model, export_onnx  # noqa: E402
 from artcolor.inference.export_checks import (  # noqa: E402
     PSNR_FLOOR, RELATIVE_TOLERANCE, check_export, check_onnx, check_style)

@@ -12,13 +12,13 @@ import torch
 from PIL import Image
 
 from artcolor import Colorizer
-from artcolor.color import rgb_to_lab
+from artcolor.color.lab import rgb_to_lab
 from artcolor.config import preset
 from conftest import hue_chroma, hue_distance
-from artcolor.hints import DEFAULT_RADIUS, HintSet, for_images, oriented_size, parse_colour, resolve, rgb_to_ab
-from artcolor.image import luminance_plane
+from artcolor.inputs.hints import DEFAULT_RADIUS, HintSet, for_images, oriented_size, parse_colour, resolve, rgb_to_ab
+from artcolor.inputs.images import luminance_plane
 from artcolor.model import ColorNet
-from artcolor.srgb import l_from_y
+from artcolor.color.srgb import l_from_y
 
 RED = "#c0392b"
 

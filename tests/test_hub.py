@@ -20,7 +20,7 @@ from PIL import Image
 
 from artcolor import Colorizer, palette_image
 from artcolor.config import preset
-from artcolor.hub import model_card, write_model_card
+from artcolor.model.card import model_card, write_model_card
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 
 from artcolor import Colorizer, ImageError, palette_image
-from artcolor.color import rgb_to_lab
+from artcolor.color.lab import rgb_to_lab
 from artcolor.config import preset
-from artcolor.image import gray_image, luminance_plane
+from artcolor.inputs.images import gray_image, luminance_plane
 from artcolor.inference import Style, recombine
 
 

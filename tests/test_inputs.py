@@ -24,7 +24,7 @@ from PIL import Image
 
 from artcolor import Colorizer, ImageError
 from artcolor.cli import main
-from artcolor.image import DEFAULT_MAX_PIXELS, open_image
+from artcolor.inputs.images import DEFAULT_MAX_PIXELS, open_image
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 SIZE = (60, 40)  # width, height of the corpus's ordinary images

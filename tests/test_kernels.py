@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from artcolor import kernels, srgb
-from artcolor.image import luminance_plane
+from artcolor.inputs.images import luminance_plane
 from artcolor.inference.pipeline import recombine
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
@@ -130,7 +130,7 @@ def test_a_single_coloured_pixel_makes_the_photo_colour():
     colour[-1, -1] = (100, 101, 100)
     y_gray, y_colour = luminance_plane(Image.fromarray(gray)), luminance_plane(Image.fromarray(colour))
     assert np.all(y_gray == srgb.SRGB8_TO_LINEAR[100])
-    from artcolor.image import _Y_LUTS  # a colour photo's gray pixels are summed like any other
+    from artcolor.inputs.images import _Y_LUTS  # a colour photo's gray pixels are summed like any other
 
     assert np.all(y_colour[:-1] == _Y_LUTS[0][100] + _Y_LUTS[1][100] + _Y_LUTS[2][100])
     assert y_colour[-1, -1] > y_colour[-1, 0]
@@ -138,7 +138,7 @@ def test_a_single_coloured_pixel_makes_the_photo_colour():
 
 @pytest.mark.parametrize("colour_row", [0, 37, 199])
 def test_luminance_in_strips_goes_back_over_gray_strips_once_colour_appears(colour_row, monkeypatch):
-    from artcolor.image import _Y_LUTS
+    from artcolor.inputs.images import _Y_LUTS
 
     rgb = np.repeat(np.random.default_rng(10).integers(0, 256, (200, 30, 1), dtype=np.uint8), 3, axis=2)
     rgb[colour_row, 3] = (10, 200, 30)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from artcolor.color import rgb_to_lab
+from artcolor.color.lab import rgb_to_lab
 from artcolor.evaluation import metrics
 
 skimage_color = pytest.importorskip("skimage.color")
@@ -67,7 +67,7 @@ def test_l_ssim_ignores_colour_but_not_lightness():
     rgb = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     shifted = rgb[:, [1, 2, 0]]  # other hues, mostly other lightness too
     lab = rgb_to_lab(rgb)
-    from artcolor.color import lab_to_rgb
+    from artcolor.color.lab import lab_to_rgb
 
     recoloured = lab_to_rgb(torch.cat([lab[:, :1], lab[:, 1:] * 0.3], 1)).clamp(0, 1)
     assert metrics.l_ssim(recoloured, rgb).item() > 0.99

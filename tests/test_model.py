@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from artcolor.color import luminance, y_from_l
+from artcolor.color.lab import luminance, y_from_l
 from artcolor.config import PRESETS, ModelConfig, preset
 from artcolor.model import AdaIN, ColorNet, StyleEncoder, adain
 

@@ -17,8 +17,8 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from artcolor import Colorizer, palette_image
-from artcolor.checks import MAX_STRENGTH, blend_weights, finite_number, integer
-from artcolor.color import rgb_to_lab
+from artcolor.inputs.checks import MAX_STRENGTH, blend_weights, finite_number, integer
+from artcolor.color.lab import rgb_to_lab
 from artcolor.inference import PredictionError
 from conftest import _run_cli, perturbed_colorizer
 

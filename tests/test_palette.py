@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 import torch
 
-from artcolor.color import rgb_to_lab
+from artcolor.color.lab import rgb_to_lab
 from artcolor.config import preset
 from artcolor.model import ColorNet
 from artcolor.model.palette import (

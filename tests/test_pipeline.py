@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from artcolor import color, srgb
-from artcolor.image import luminance_plane
+from artcolor.inputs.images import luminance_plane
 from artcolor.inference.pipeline import MAX_ASPECT, bilinear_taps, blend_codes, recombine, working_l, working_size
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
-from artcolor.image import luminance_plane  # noqa: E402
+from artcolor.inputs.images import luminance_plane  # noqa: E402
 from artcolor.video import ChromaStabilizer, VideoError, colorize_frames, colorize_video, style_code  # noqa: E402
 
 
@@ -148,7 +148,7 @@ def test_stabiliser_damps_noisy_predictions_along_motion():
 
 def _colourful(rng, shape, noise):
     """Chroma ratios (3, h, w) of luminance 1: a fixed pattern of colours plus per-frame noise."""
-    from artcolor.color import Y_WEIGHTS
+    from artcolor.color.lab import Y_WEIGHTS
 
     v = np.sin(np.arange(shape[1])[None, None] / 5 + np.array([0, 2, 4])[:, None, None]) * 0.4
     v = np.broadcast_to(v, (3, *shape)) + noise * rng.standard_normal((3, *shape))
@@ -172,7 +172,7 @@ def test_stabiliser_keeps_the_distribution_of_colours_and_the_luminance():
     (kept, _, kept_gap), (narrowed, _, narrowed_gap) = outs[True], outs[False]
     assert narrowed < 0.95 and abs(kept - 1) < 1e-2  # averaging the noise narrowed the colours; kept: restored
     assert kept_gap < 0.2 * narrowed_gap  # and not just their spread: each channel's distribution
-    from artcolor.color import Y_WEIGHTS
+    from artcolor.color.lab import Y_WEIGHTS
 
     luminance = np.tensordot(np.asarray(Y_WEIGHTS), outs[True][1], axes=1)
     assert np.abs(luminance - 1).max() < 1e-4

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from .image import DEFAULT_MAX_PIXELS
+from .inputs.images import DEFAULT_MAX_PIXELS
 from .inference.colorizer import Colorizer
 from .inference.onnx_backend import FORMAT, Graph, OnnxBackend, bank_feeds, read_export  # noqa: F401 (re-exported)
 

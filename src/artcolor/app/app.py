@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from ..image import IMAGE_SUFFIXES
+from ..inputs.images import IMAGE_SUFFIXES
 from ..inference import Colorizer
 from . import hinting
 from .handlers import AUTOMATIC, COLOURS, MODES, UPLOADS, Handlers

@@ -18,7 +18,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from ..image import ImageError, alpha_of, gray_image, luminance_plane, open_image, save_atomic
+from ..inputs.images import ImageError, alpha_of, gray_image, luminance_plane, open_image, save_atomic
 from ..inference import Colorizer, palette_image
 from . import hinting
 from .hinting import View

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from ..hints import marked, parse_colour
+from ..inputs.hints import marked, parse_colour
 
 HELP = ("Click the gray photo to drop a hint in the colour below; the model makes that spot "
         "(and what belongs with it) that colour.")

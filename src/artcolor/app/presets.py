@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from ..image import ImageError, list_images, open_image, rgb_array
+from ..inputs.images import ImageError, list_images, open_image, rgb_array
 from ..inference import palette_image
 
 PALETTES: dict[str, tuple[str, ...]] = {

@@ -11,9 +11,9 @@ import click
 from tqdm import tqdm
 
 from . import WEIGHTS_HELP, colorize_ray, fail, hint_args
-from ..checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, blend_weights, finite_number
-from ..image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, list_images, save_atomic
-from ..jobs import colorize_image, output_name
+from ..inputs.checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, blend_weights, finite_number
+from ..inputs.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, list_images, save_atomic
+from ..inference.jobs import colorize_image, output_name
 from ..video.codec import VIDEO_SUFFIXES, is_video
 from .image_jobs import run_jobs
 from .video_jobs import video_job
@@ -158,7 +158,7 @@ def _rank_and_world():
 def _make_colorizer(method, weights, device, backend, max_pixels, size, styles, style_weights, strength,
                     hints=None, hint_labels=None):
     if method != "model":
-        from .. import baselines
+        from ..evaluation import baselines
 
         try:
             return baselines.make(method, styles, style_weights=style_weights, max_pixels=max_pixels), None

@@ -98,7 +98,7 @@ def _subject(method, weights, preset, device):
 
 def _run(subject, photos, paintings, k, n_photos, size, modes):
     from ..evaluation import evaluate
-    from ..image import ImageError
+    from ..inputs.images import ImageError
 
     try:
         return evaluate(subject, photos, paintings, k=k, n_photos=n_photos, size=size, progress=True, modes=modes)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from ..hints import NO_HINTS, oriented_size, points, read_hints_file, resolve
-from ..image import ImageError
+from ..inputs.hints import NO_HINTS, oriented_size, points, read_hints_file, resolve
+from ..inputs.images import ImageError
 
 HINT_HELP = "A colour hint at pixel X, Y of the input (R: radius in pixels); repeatable."
 HINTS_HELP = "Colour hints: a JSON list of [x, y, colour(, radius)], or an RGBA scribble PNG of the input's size."

@@ -25,7 +25,7 @@ from . import fail
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value, e.g. optim.lr=1e-3.")
 def command(config, photos, paintings, val_photos, val_paintings, out, steps, until, init, resume, overrides):
     """Train a colourisation model; the final model folder is RUN/model (RUN/best: best validation)."""
-    from ..hub import resolve_model
+    from ..inference.hub import resolve_model
     from ..training import TrainingError, load_config, train
 
     overrides = list(overrides)

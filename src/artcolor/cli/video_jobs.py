@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..image import ImageError
+from ..inputs.images import ImageError
 
 
 def video_job(colorize_video, codec: str | None, crf: int, suffixes: set[str]):

@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..checks import integer
-from ..image import DEFAULT_MAX_PIXELS, ImageLike
+from ..inputs.checks import integer
+from ..inputs.images import DEFAULT_MAX_PIXELS, ImageLike
 from .files import FileJob, plan, write_manifest
 from .worker import ColorizeFiles, WorkerSettings
 
@@ -119,7 +119,7 @@ def _model_and_settings(weights, style, strength, style_weights, hints, hint_lab
     """The network (on the CPU, to be shipped) and the worker settings with the run's style code."""
     import torch
 
-    from ..hints import check_accepted
+    from ..inputs.hints import check_accepted
     from ..inference import Colorizer
 
     if backend not in ("torch", "onnxruntime"):

@@ -19,8 +19,8 @@ from typing import Literal
 
 from PIL import Image
 
-from ..image import IMAGE_SUFFIXES, encode_image, save_atomic
-from ..jobs import output_name
+from ..inputs.images import IMAGE_SUFFIXES, encode_image, save_atomic
+from ..inference.jobs import output_name
 from ..video.codec import VIDEO_SUFFIXES
 
 MANIFEST = "artcolor-manifest.csv"

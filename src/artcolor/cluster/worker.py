@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..image import DEFAULT_MAX_PIXELS, decode_bytes
+from ..inputs.images import DEFAULT_MAX_PIXELS, decode_bytes
 from ..inference import Colorizer, Style
-from ..jobs import colorize_image
+from ..inference.jobs import colorize_image
 from .files import read_bytes, save_image
 
 

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..color import chroma_ratio, lab_to_rgb, rgb_to_lab
-from ..image import rgb_array
+from ..color.lab import chroma_ratio, lab_to_rgb, rgb_to_lab
+from ..inputs.images import rgb_array
 from ..inference import Colorizer, match_input, recombine
 from ..model.correspondence import Bank, encode_bank, match_keys, matched, warp
 from . import metrics

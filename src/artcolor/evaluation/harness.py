@@ -32,10 +32,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .. import __version__, baselines
-from ..color import rgb_to_lab
-from ..hints import HintSet
-from ..image import list_images, open_image, rgb_array
+from .. import __version__
+from . import baselines
+from ..color.lab import rgb_to_lab
+from ..inputs.hints import HintSet
+from ..inputs.images import list_images, open_image, rgb_array
 from ..inference import Colorizer, resize_short_side
 from . import metrics
 from .hints_mode import with_hints

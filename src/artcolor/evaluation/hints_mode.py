@@ -22,8 +22,8 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from ..color import rgb_to_lab
-from ..hints import HintSet, rgb_to_ab
+from ..color.lab import rgb_to_lab
+from ..inputs.hints import HintSet, rgb_to_ab
 from . import metrics
 from .paintings import against_paintings, to_tensor
 

@@ -12,8 +12,8 @@ import math
 import numpy as np
 import torch
 
-from ..color import rgb_to_lab
-from ..losses import colorfulness, projected_quantiles, projection_directions  # shared with training; re-exported
+from ..color.lab import rgb_to_lab
+from ..color.statistics import colorfulness, projected_quantiles, projection_directions  # metrics too (in __all__)
 
 __all__ = [
     "psnr",

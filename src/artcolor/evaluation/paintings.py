@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..hints import HintSet
+from ..inputs.hints import HintSet
 from . import metrics
 
 N_PIXELS = 4096  # pixels sampled per image for palette distances

@@ -7,7 +7,7 @@ import math
 import os
 from pathlib import Path
 
-from ..image import atomic_write
+from ..inputs.images import atomic_write
 
 # (header, mode, key, format); a missing mode (e.g. Welsh has no automatic mode) shows as n/a
 COLUMNS = [

@@ -7,8 +7,8 @@ PyTorch side (`torch_backend.py`, model folders) loads on first use.
 
 import importlib
 
-from ..checks import PredictionError
-from ..image import DEFAULT_MAX_PIXELS, ImageLike, atomic_write, palette_image
+from ..inputs.checks import PredictionError
+from ..inputs.images import DEFAULT_MAX_PIXELS, ImageLike, atomic_write, palette_image
 from .backend import Backend, BackendName
 from .colorizer import Colorizer
 from .pipeline import (MAX_ASPECT, ReferenceBank, Style, as_list, as_style, blend_codes, blend_style, hint_batch,

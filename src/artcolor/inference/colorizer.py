@@ -18,11 +18,11 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from ..checks import MAX_SIZE, MIN_SIZE, PredictionError, integer
-from ..hints import HintSet, check_accepted, for_images
-from ..hints import resolve as resolve_hints
-from ..hub import push_folder, resolve_model
-from ..image import DEFAULT_MAX_PIXELS, ImageLike, open_image, rgb_array
+from ..inputs.checks import MAX_SIZE, MIN_SIZE, PredictionError, integer
+from ..inputs.hints import HintSet, check_accepted, for_images
+from ..inputs.hints import resolve as resolve_hints
+from .hub import push_folder, resolve_model
+from ..inputs.images import DEFAULT_MAX_PIXELS, ImageLike, open_image, rgb_array
 from .backend import Backend, BackendName
 from .pipeline import (Style, as_list, blend_style, hint_batch, match_input, prepare, recombine, reference_input,
                        working_l, working_size)
@@ -137,7 +137,7 @@ class Colorizer:
         the null style (0: automatic) to the reference (1) and beyond, up to 4. A number out of range
         (NaN too) is a ValueError naming it; a prediction that is not finite, a PredictionError.
 
-        `hints` (models with hint inputs; see `artcolor.hints`): a list of `(x, y, colour)` or
+        `hints` (models with hint inputs; see `artcolor.inputs.hints`): a list of `(x, y, colour)` or
         `(x, y, colour, radius)` in the input's pixels, or an RGBA scribble of its size (opaque
         pixels are hints); only a hint colour's hue and chroma count. With a list of images, a list
         of one such entry (or None) per image. A bad hint is a ValueError naming it (by `hint_labels`,

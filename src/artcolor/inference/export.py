@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import __version__
-from ..color import chroma_ratio
-from ..image import atomic_write
+from ..color.lab import chroma_ratio
+from ..inputs.images import atomic_write
 from ..model import ColorNet
 from ..model.correspondence import Bank
 from .onnx_backend import AUTO_GRAPH, BANK_INPUTS, COLOR_GRAPH, FORMAT, NULL_STYLE, STYLE_GRAPH, Graph, OnnxBackend

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ModelConfig
-from ..hub import resolve_model
+from .hub import resolve_model
 from .backend import Backend
 from .pipeline import Style, hint_batch
 

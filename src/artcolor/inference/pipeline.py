@@ -16,11 +16,11 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from .. import kernels
-from ..checks import MAX_STRENGTH, PredictionError, blend_weights, finite_number
-from ..hints import HintSet
-from ..image import ImageLike, alpha_of, luminance_plane, open_image, rgb_array
-from ..srgb import LINEAR16_TO_SRGB8, encode_in_gamut, l_from_y
+from ..color import kernels
+from ..inputs.checks import MAX_STRENGTH, PredictionError, blend_weights, finite_number
+from ..inputs.hints import HintSet
+from ..inputs.images import ImageLike, alpha_of, luminance_plane, open_image, rgb_array
+from ..color.srgb import LINEAR16_TO_SRGB8, encode_in_gamut, l_from_y
 
 MAX_ASPECT = 8  # the working image's long side is at most this many times its short side
 MATCH_LONG = 2  # a reference's long side for matching is at most this many times `style_size`

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..color import chroma_ratio
+from ..color.lab import chroma_ratio
 from ..config import preset
 from ..model import ColorNet
 from ..model.correspondence import Bank

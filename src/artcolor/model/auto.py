@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..color import AB_SCALE, rgb_to_lab
+from ..color.lab import AB_SCALE, rgb_to_lab
 from .efficientnet import EncoderTail
 from .spread import LEVELS, spread_hints
 

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from ..color import rgb_to_lab
+from ..color.lab import rgb_to_lab
 
 STRIDE = 8  # keys and warped colours live at stride 8 of the working image
 

@@ -11,8 +11,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from ..config import ModelConfig
-from ..hub import write_model_card
-from ..image import atomic_write
+from .card import write_model_card
+from ..inputs.images import atomic_write
 from .auto import upgrade_state
 from .unet import ColorNet
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..color import lab_to_linear_rgb, lab_to_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linear, y_from_l
+from ..color.lab import lab_to_linear_rgb, lab_to_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linear, y_from_l
 from ..config import ModelConfig
 from .adain import AdaIN
 from .auto import AutoDecoder

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..color import rgb_to_lab
-from ..losses import colorfulness
+from ..color.lab import rgb_to_lab
+from ..color.statistics import colorfulness
 from ..model import ColorNet
 from ..model.auto import BINS_1D, AutoDecoder, _in_gamut, grid_index, soft_bins
 from ..model.palette import AB_SCALE

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..image import ImageError, list_images, open_image
+from ..inputs.images import ImageError, list_images, open_image
 
 
 class FolderSource:

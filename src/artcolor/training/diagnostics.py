@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .. import losses
+from . import losses
 from ..evaluation.metrics import (pairwise_sliced_wasserstein, projected_quantiles, projection_directions, psnr,
                                   reference_sensitivity, retrieval_accuracy)
-from ..color import lab_to_rgb, rgb_to_lab
-from ..image import atomic_write
+from ..color.lab import lab_to_rgb, rgb_to_lab
+from ..inputs.images import atomic_write
 from ..model.correspondence import Bank
 
 TRAIN_COLUMNS = ["loss", "huber_ab", "mse", "ssim", "palette", "auto_palette", "lpips", "feature", "hint", "grad_norm", "lr",

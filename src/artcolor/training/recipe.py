@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..color import lab_to_rgb, rgb_to_lab
+from ..color.lab import lab_to_rgb, rgb_to_lab
 from .config import RecipeConfig
 
 SELF, OTHER, NONE = 0, 1, 2

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .. import losses
+from . import losses
 from ..inference import pick_device
 from ..model import ColorNet
 from ..model.efficientnet import load_pretrained

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .. import losses
+from . import losses
 from ..model import ColorNet
 from .config import TrainConfig
 from .recipe import NONE, OTHER

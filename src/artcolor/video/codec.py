@@ -17,7 +17,7 @@ from typing import BinaryIO, NamedTuple
 import numpy as np
 from PIL import Image
 
-from ..image import ImageError, luminance_plane
+from ..inputs.images import ImageError, luminance_plane
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm"}
 # the output keeps the input's container, so its audio can be copied as it is

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from tqdm import tqdm
 
-from ..image import ImageLike, atomic_write
+from ..inputs.images import ImageLike, atomic_write
 from ..inference import Colorizer, Style, recombine
 from .codec import Frame, VideoReader, VideoWriter, require_av
 from .stability import ChromaStabilizer, require_cv2

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..srgb import Y_WEIGHTS
+from ..color.srgb import Y_WEIGHTS
 
 MATCH_DIRECTIONS = 4  # directions of the chroma plane per round of `ChromaStabilizer._redistribute`
 MATCH_ROUNDS = 2  # rounds, each with the directions rotated

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .color import chroma_ratio, l_from_y, lab_to_linear_rgb, rgb_to_lab
-from .image import DEFAULT_MAX_PIXELS, ImageLike, alpha_of, luminance_plane, open_image, rgb_array
-from .inference import recombine, resize_short_side
+from ..color.lab import chroma_ratio, l_from_y, lab_to_linear_rgb, rgb_to_lab
+from ..inputs.images import DEFAULT_MAX_PIXELS, ImageLike, alpha_of, luminance_plane, open_image, rgb_array
+from ..inference import recombine, resize_short_side
 
 __all__ = ["gray", "welsh", "welsh_reference", "welsh_ab", "WelshReference", "make", "METHODS"]
 

@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image, ImageColor
 
 from .checks import real_number
-from .image import DEFAULT_MAX_PIXELS, ImageError, open_image
-from .srgb import D65_WHITE, EPS_F, F_SLOPE, RGB_TO_XYZ, SRGB8_TO_LINEAR
+from .images import DEFAULT_MAX_PIXELS, ImageError, open_image
+from ..color.srgb import D65_WHITE, EPS_F, F_SLOPE, RGB_TO_XYZ, SRGB8_TO_LINEAR
 
 DEFAULT_RADIUS = 0.01  # of the photo's short side: about 1.3 working pixels at 128, as training's 1-5 px patches
 OPAQUE = 128  # scribble pixels with at least this alpha are hints

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from .image import ImageLike
+from ..inputs.images import ImageLike
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from .inference import Colorizer, Style
+    from . import Colorizer, Style
 
 # formats Pillow writes as well as reads; inputs in any other (GIF, HEIC, ...) come out as PNG
 OUTPUT_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}

@@ -20,8 +20,8 @@ from typing import Union
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from . import kernels
-from .srgb import LINEAR16_TO_SRGB8, SRGB8_TO_LINEAR, Y_WEIGHTS  # numpy only: this module needs no torch
+from ..color import kernels
+from ..color.srgb import LINEAR16_TO_SRGB8, SRGB8_TO_LINEAR, Y_WEIGHTS  # numpy only: this module needs no torch
 
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
 
