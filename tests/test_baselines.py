@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from artcolor import baselines
+from artcolor.evaluation import baselines
 from artcolor.color.lab import rgb_to_lab
 from artcolor.evaluation import metrics
 from artcolor.inputs.images import luminance_plane

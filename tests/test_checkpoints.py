@@ -277,7 +277,7 @@ def test_train_cli_reports_a_missing_dataset_and_an_unwritable_folder_without_a_
 def test_resume_trims_the_log_whole_or_not_at_all(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from artcolor import image
+    from artcolor.inputs import images as image
     from artcolor.training.diagnostics import COLUMNS, Diagnostics
 
     log = tmp_path / "metrics.csv"

@@ -136,7 +136,7 @@ def test_the_automatic_mode_alone_needs_no_paintings(data, tmp_path):
 
 
 def test_a_failed_save_keeps_the_old_results_and_leaves_no_temporary_file(data, tmp_path, monkeypatch):
-    from artcolor import image
+    from artcolor.inputs import images as image
     from artcolor.evaluation import report
 
     result = run(data, "gray")

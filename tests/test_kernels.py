@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artcolor import kernels, srgb
+from artcolor.color import kernels, srgb
 from artcolor.inputs.images import luminance_plane
 from artcolor.inference.pipeline import recombine
 

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from PIL import Image
 
-from artcolor import color, srgb
+from artcolor.color import lab as color
+from artcolor.color import srgb
 from artcolor.inputs.images import luminance_plane
 from artcolor.inference.pipeline import MAX_ASPECT, bilinear_taps, blend_codes, recombine, working_l, working_size
 

@@ -185,7 +185,7 @@ def test_problems_are_reported_before_training(data, tmp_path):
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(data, tmp_path, monkeypatch):
-    from artcolor import losses
+    from artcolor.training import losses
 
     run = tmp_path / "run"
     train(tiny(data, **{"optim.steps": 5, "ckpt_every": 5}), run)

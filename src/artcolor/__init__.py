@@ -5,7 +5,7 @@ import importlib
 __version__ = "0.1.0"
 __all__ = ["Colorizer", "palette_image", "ImageError", "__version__"]
 
-_LAZY = {"Colorizer": "inference", "palette_image": "image", "ImageError": "image"}
+_LAZY = {"Colorizer": "inference.colorizer", "palette_image": "inputs.images", "ImageError": "inputs.images"}
 
 
 def __getattr__(name):
