@@ -97,8 +97,11 @@ def colorize_worker(photo: Path, out: Path, runs: int, preset: str | None, weigh
     import torch
 
     from artcolor import Colorizer, palette_image
-    from artcolor.inputs.images import save_atomic
     from artcolor.inference import recombine, working_size
+    try:
+        from artcolor.inputs.images import save_atomic
+    except ImportError:  # an older checkout (--before) keeps it in artcolor.image
+        from artcolor.image import save_atomic
 
     if threads:
         torch.set_num_threads(threads)
