@@ -58,7 +58,9 @@ def command(tables, photos, paintings, weights, preset, method, k, n_photos, siz
         return
     if photos is None:
         fail("--photos is required")
-    if paintings is None and set(MODE_SETS[mode]) & {"paintings", "hints"}:
+    from ..evaluation.harness import READ_PAINTINGS
+
+    if paintings is None and set(MODE_SETS[mode]) & set(READ_PAINTINGS):
         fail(f"--mode {mode} needs --paintings")
     subject, label = _subject(method, weights, preset, device)
     result = _run(subject, photos, paintings, k, n_photos, size, MODE_SETS[mode])

@@ -44,6 +44,7 @@ from .paintings import N_PIXELS, against_paintings, pixels, to_tensor
 
 EVAL_SIZE = 256  # short side of every photo and painting during evaluation
 MODES = ("automatic", "self", "reframed", "paintings", "hints")
+READ_PAINTINGS = ("paintings", "hints")  # the modes that take references from the paintings folder
 STANDARD_MODES = ("automatic", "self", "reframed", "paintings")  # hints: on request (`--mode hints`)
 REFRAMED_AREA = 0.6  # share of the photo the reframed reference keeps
 
@@ -101,7 +102,7 @@ def evaluate(method: Colorizer | str | Method, photos_dir: str | os.PathLike, pa
     if "hints" in modes and m.hinted is None:
         raise ValueError(f"the hints mode needs a model with colour hint inputs; {m.name} takes none")
     photos = load_folder(photos_dir, n_photos, size)
-    needs_paintings = bool(set(modes) & {"paintings", "hints"})
+    needs_paintings = bool(set(modes) & set(READ_PAINTINGS))
     if needs_paintings and paintings_dir is None:
         raise ValueError("the paintings and hints modes need a folder of paintings")
     paintings = load_folder(paintings_dir, k, size) if needs_paintings else []

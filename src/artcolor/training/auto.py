@@ -142,11 +142,16 @@ def losses(decoder: AutoDecoder, features, l, ab, weights, cfg: AutoConfig) -> t
     return loss, parts
 
 
+def draw_weights(colour: torch.Tensor, power: float) -> torch.Tensor:
+    """Each crop's weight in the draws: its colourfulness (at least 1) ** `power`."""
+    return colour.double().clamp(min=1) ** power
+
+
 def batch_order(n: int, colour: torch.Tensor, cfg: AutoConfig, g: torch.Generator) -> torch.Tensor:
     """An epoch's crop indices: each once, or drawn with probability ~ colourfulness ** `cfg.colourful`."""
     if not cfg.colourful:
         return torch.randperm(n, generator=g)
-    return torch.multinomial(colour.double().clamp(min=1) ** cfg.colourful, n, replacement=True, generator=g)
+    return torch.multinomial(draw_weights(colour, cfg.colourful), n, replacement=True, generator=g)
 
 
 def optimizer(decoder: AutoDecoder, cfg: AutoConfig, total: int):
@@ -170,7 +175,7 @@ def train(net: ColorNet, caches: list[Path], out: Path, cfg: TrainConfig, resume
     # the cached crops, the weight of each colour bin, the decoder, its optimiser and schedule
     data = load_caches(caches)
     n, colour = len(data["l"]), data["colourfulness"]
-    drawn = colour.double().clamp(min=1) ** a.colourful
+    drawn = draw_weights(colour, a.colourful)
     log(f"{n} crops; mean colourfulness {colour.mean():.1f}, as drawn {(drawn * colour).sum() / drawn.sum():.1f}")
     device = decoder_device(cfg.device)
     decoder = net.auto.to(device)
