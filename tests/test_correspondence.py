@@ -296,3 +296,31 @@ def test_inference_knobs_are_shares(knob):
 def test_a_reference_is_matched_at_a_bounded_size():
     for (h, w), expected in [((480, 640), (128, 160)), ((64, 320), (64, 256)), ((256, 256), (128, 128))]:
         assert match_input(np.zeros((h, w, 3), np.uint8), 128, None).shape == (1, 3, *expected)
+
+
+def test_smooth_ranks_tie_equal_values_and_follow_spread_ones():
+    from artcolor.model.correspondence import smooth_ranks
+
+    spread = torch.linspace(-40, 60, 2001)[torch.randperm(2001, generator=torch.Generator().manual_seed(0))]
+    ranks = smooth_ranks(spread[None])[0]
+    exact = (spread.argsort().argsort() + 0.5) / len(spread)
+    assert (ranks - exact).abs().max() < 0.01  # spread values: their ranks
+    in_order = ranks[spread.argsort()]
+    assert (in_order.diff() >= 0).all()  # never decreasing in the value
+    assert torch.allclose(smooth_ranks(torch.full((1, 50), 3.0)), torch.full((1, 50), 0.5))  # one value: the middle
+    flat = torch.cat([torch.full((300,), 10.0), spread[:100]])  # a flat region among others...
+    nudged = flat + torch.randn(400, generator=torch.Generator().manual_seed(1)) * 1e-4  # ...and its last bits
+    shift = (smooth_ranks(nudged[None]) - smooth_ranks(flat[None])).abs().max()
+    assert shift < 1e-3  # sorting would hand the 300 tied pixels ranks across their whole span (0.75)
+
+
+def test_palette_transfer_gives_a_flat_region_one_colour_whatever_its_last_bits():
+    from artcolor.model.correspondence import palette_transfer
+
+    g = torch.Generator().manual_seed(0)
+    ab = torch.randn(1, 2, 16, 16, generator=g) * 20
+    ab[..., :8, :] = 5.0 + torch.randn(1, 2, 8, 16, generator=g) * 1e-4  # half the image one colour, noise in its last bits
+    two_colours = torch.tensor([[-30.0, 20.0], [40.0, -10.0]]).repeat_interleave(50, 0)[None]  # (1, 100, 2)
+    moved = palette_transfer(ab, Bank(torch.ones(1, 100, 4), two_colours, torch.zeros(1, 100)))
+    flat = moved[0, :, :8, :].flatten(1)
+    assert (flat.amax(1) - flat.amin(1)).max() < 0.5  # one colour (by rank, it was split between the two)

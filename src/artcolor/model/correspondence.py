@@ -77,22 +77,43 @@ def warp(keys: torch.Tensor, bank: Bank, temperature: float) -> tuple[torch.Tens
 
 TRANSFER_ROUNDS = 3  # rounds of two orthogonal directions of the a*b* plane, each turned by pi / (2 * rounds)
 TRANSFER_LEVELS = 64  # quantiles of the reference kept per direction
+RANK_BINS = 512  # bins over each image's range of a direction, where its pixels' ranks are counted
+RANK_SMOOTHING = 9  # each pixel's count spread over this many bins (range / 57): nearly equal values rank alike
 CONFIDENT, SPREAD = 0.35, 0.05  # a match this similar counts half; the gate turns over +-SPREAD around it
+
+
+def smooth_ranks(values: torch.Tensor, bins: int = RANK_BINS, smoothing: int = RANK_SMOOTHING) -> torch.Tensor:
+    """Values (B, P) -> the share of each row's values below each value (B, P), in [0, 1].
+
+    Counted on a histogram of the row's range, each value spread over `smoothing` bins around its
+    own, then read off the cumulative counts linearly within a bin: a continuous, non-decreasing
+    function of the value. Equal values share one rank (a flat region's pixels all get the middle
+    of its span), and values a float's last bits apart get ranks as close, where sorting would hand
+    them the two ends of their span by those bits (and so speckle a flat region in two colours,
+    differently on another machine or thread count). Its cost is linear in P: a count and a look-up.
+    """
+    pad = smoothing // 2
+    lo = values.amin(dim=-1, keepdim=True)
+    span = (values.amax(dim=-1, keepdim=True) - lo).clamp(min=1e-6)
+    position = pad + 0.5 + (values - lo) / span * (bins - 2 * pad - 1)  # bin centres pad to bins - pad - 1: room to spread
+    index = position.floor().long()
+    counts = torch.zeros(values.shape[0], bins, dtype=values.dtype, device=values.device).scatter_add(
+        -1, index, torch.ones_like(values))
+    kernel = counts.new_ones(1, 1, smoothing) / smoothing
+    counts = F.conv1d(counts[:, None], kernel, padding=pad)[:, 0] / values.shape[-1]  # (B, bins), summing to 1
+    below = counts.cumsum(dim=-1) - counts  # the share in the bins before each one
+    return below.gather(-1, index) + counts.gather(-1, index) * (position - index)
 
 
 def palette_transfer(ab: torch.Tensor, bank: Bank, rounds: int = TRANSFER_ROUNDS) -> torch.Tensor:
     """Each image's a*b* (B, 2, H, W) moved onto the bank's distribution of a*b* (its places weighted
     by their log-weights) by sliced optimal transport (Pitie et al. 2005): along each direction every
-    pixel takes the reference's quantile of its own rank. A global, monotone map: one object stays
-    one colour family, and the image takes the reference's palette."""
+    pixel takes the reference's quantile of its own rank (`smooth_ranks`). A global, monotone map:
+    one object stays one colour family, and the image takes the reference's palette."""
     b, _, h, w = ab.shape
     moved = ab.flatten(2)  # (B, 2, P)
     weight = bank.log_weight.softmax(dim=-1)  # (B', N)
     levels = (torch.arange(TRANSFER_LEVELS, dtype=ab.dtype, device=ab.device) + 0.5) / TRANSFER_LEVELS
-    ranks = (torch.arange(h * w, dtype=ab.dtype, device=ab.device) + 0.5) / (h * w)  # (P,) in [0, 1]
-    place = (ranks * TRANSFER_LEVELS - 0.5).clamp(0, TRANSFER_LEVELS - 1)  # the sorted pixels' place among the levels
-    low = place.floor().long().clamp(max=TRANSFER_LEVELS - 2)
-    frac = place - low
     for turn in range(rounds):
         angle = torch.tensor(math.pi / 2 * turn / rounds)
         for direction in (torch.stack([angle.cos(), angle.sin()]), torch.stack([-angle.sin(), angle.cos()])):
@@ -101,10 +122,10 @@ def palette_transfer(ab: torch.Tensor, bank: Bank, rounds: int = TRANSFER_ROUNDS
             reference, order = (bank.ab @ direction).sort(dim=-1)  # (B', N), ascending
             cdf = weight.gather(-1, order).cumsum(dim=-1)
             at_level = (cdf[:, None, :] < levels[None, :, None]).sum(dim=-1).clamp(max=reference.shape[-1] - 1)  # (B', K)
-            quantiles = reference.gather(-1, at_level)  # (B', K)
-            in_order = quantiles[:, low] * (1 - frac) + quantiles[:, low + 1] * frac  # (B', P): the k-th smallest's target
-            pixel_order = projected.argsort(dim=-1)  # (B, P)
-            target = torch.empty_like(projected).scatter(-1, pixel_order, in_order.expand(b, -1))
+            quantiles = reference.gather(-1, at_level).expand(b, -1)  # (B, K)
+            place = (smooth_ranks(projected) * TRANSFER_LEVELS - 0.5).clamp(0, TRANSFER_LEVELS - 1)  # among the levels
+            low = place.floor().long().clamp(max=TRANSFER_LEVELS - 2)
+            target = torch.lerp(quantiles.gather(-1, low), quantiles.gather(-1, low + 1), place - low)
             moved = moved + (target - projected)[:, None, :] * direction[None, :, None]
     return moved.view(b, 2, h, w)
 
