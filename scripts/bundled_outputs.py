@@ -39,7 +39,7 @@ def outputs(onnx: bool = True) -> dict[str, np.ndarray]:
 
     from artcolor import Colorizer
 
-    # one thread: the palette transfer's output changes with the order of float sums (see the test)
+    # one thread, so the order of float sums is one: with two, a few pixels round one level apart
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -25,6 +25,7 @@ from torch import nn
 
 from ..color.lab import AB_SCALE, rgb_to_lab
 from .efficientnet import EncoderTail
+from .fastpaths import ConvBNSequential
 from .spread import LEVELS, spread_hints
 
 GRID = 10.0  # a*b* bin spacing
@@ -93,8 +94,9 @@ def annealed_mean(logits: torch.Tensor, temperature: float) -> torch.Tensor:
 
 def _block(in_channels: int, out_channels: int) -> nn.Sequential:
     """A 1x1 conv that fuses the inputs, then a 3x3 conv; each with batch norm and ReLU."""
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(),
-                         nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU())
+    return ConvBNSequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(),
+                            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels),
+                            nn.ReLU())
 
 
 SLOTS = 3  # input channels (always zero) that older decoders' convs kept for hints; sliced out on load
@@ -151,7 +153,7 @@ class AutoDecoder(nn.Module):
         self.top = _block(w[4], w[4])
         self.fuse = nn.ModuleList(_block(w[i + 1] + w[i], w[i]) for i in (3, 2, 1))  # strides 16, 8, 4
         self.stem = nn.Sequential(nn.Conv2d(1, STEM, 3, padding=1), nn.ReLU())  # L* at stride 2
-        self.last = nn.Sequential(nn.Conv2d(2 * STEM, w[0], 3, padding=1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU())
+        self.last = ConvBNSequential(nn.Conv2d(2 * STEM, w[0], 3, padding=1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU())
         self.logits = nn.Conv2d(w[1], n_bins(), 1)
         self.narrow = nn.Conv2d(w[1], STEM, 1)  # upsampled to stride 2 narrow: 4x the pixels
         self.regress = nn.Conv2d(w[0], 2, 1)

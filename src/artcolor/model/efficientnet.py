@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import TAIL_STARTS
+from .fastpaths import conv_bn, folds
 
 # (repeats, kernel, stride, expand ratio, in channels, out channels) per stage, before scaling
 STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
@@ -54,7 +55,10 @@ class ConvBN(nn.Module):
         self.pad = (total // 2, total - total // 2) * 2  # left, right, top, bottom
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.bn(self.conv(F.pad(x, self.pad))))
+        left, right, top, bottom = self.pad
+        if folds(self.bn) and left == right and top == bottom:  # the conv pads symmetric sides itself: no padded copy
+            return self.act(conv_bn(self.conv, self.bn, x, padding=(top, left)))
+        return self.act(conv_bn(self.conv, self.bn, F.pad(x, self.pad)))
 
 
 class MBConv(nn.Module):

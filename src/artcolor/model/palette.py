@@ -39,14 +39,6 @@ def band_weights(l: torch.Tensor, bins: int) -> torch.Tensor:
     return (1 - (l[..., None] - centres).abs() / width).clamp(min=0)
 
 
-def cell_weights(l: torch.Tensor, bins: int, keys: torch.Tensor | None = None) -> torch.Tensor:
-    """L* (B, N) and soft classes (B, K, N) or None -> (B, N, bins * K): band-major cells, summing to 1."""
-    w = band_weights(l, bins)
-    if keys is None:
-        return w
-    return (w[..., :, None] * keys.transpose(1, 2)[..., None, :]).flatten(2)
-
-
 def luminance_palette(lab: torch.Tensor, bins: int, keys: torch.Tensor | None = None) -> torch.Tensor:
     """Lab (B, 3, H, W) and soft classes (B, K, H, W) or None -> (B, bins * K * FEATURES), cell after cell.
 
@@ -62,7 +54,7 @@ def luminance_palette(lab: torch.Tensor, bins: int, keys: torch.Tensor | None = 
     if keys is not None:  # (B, N, K * 4): each pixel's colour and count, shared out among its classes
         per_class = (keys.flatten(2).transpose(1, 2)[..., None] * per_class[..., None, :]).flatten(2)
     sums = band_weights(l, bins).transpose(1, 2) @ per_class / l.shape[1]  # (B, bins, K * 4)
-    sums = sums.view(batch, cells, 4)  # band-major cells, as cell_weights orders them
+    sums = sums.view(batch, cells, 4)  # band-major cells (band * K + class), as palette_prior reads them
     share = sums[..., 3:]  # (B, cells, 1)
     empty = EMPTY_BAND * bins / cells  # with K classes alike, each cell holds what its band did
     means = (sums[..., :3] + empty * colour.mean(dim=1, keepdim=True)) / (share + empty)
@@ -70,11 +62,17 @@ def luminance_palette(lab: torch.Tensor, bins: int, keys: torch.Tensor | None = 
 
 
 def palette_prior(l: torch.Tensor, palette: torch.Tensor, bins: int, keys: torch.Tensor | None = None) -> torch.Tensor:
-    """L* (B, 1, H, W), palettes and soft classes (B, K, H, W) or None -> (B, FEATURES, H, W): each pixel's cells, looked up."""
+    """L* (B, 1, H, W), palettes and soft classes (B, K, H, W) or None -> (B, FEATURES, H, W): each pixel's cells, looked up.
+
+    Each class's colour at the pixel's lightness (its bands, weighted), then the classes weighted by
+    the pixel's keys: the same sum as over all band-class cells at once, in a tenth of the work.
+    """
     b, _, h, w = l.shape
-    weights = cell_weights(l.flatten(1), bins, None if keys is None else keys.flatten(2))  # (B, HW, cells)
-    prior = weights @ palette.view(b, -1, FEATURES)  # (B, HW, FEATURES)
-    return prior.transpose(1, 2).reshape(b, FEATURES, h, w)
+    classes = 1 if keys is None else keys.shape[1]
+    per_class = band_weights(l.flatten(1), bins) @ palette.view(b, bins, classes * FEATURES)  # (B, HW, K * FEATURES)
+    if keys is not None:
+        per_class = (per_class.view(b, h * w, classes, FEATURES) * keys.flatten(2).transpose(1, 2)[..., None]).sum(dim=2)
+    return per_class.transpose(1, 2).reshape(b, FEATURES, h, w)
 
 
 def split_classes(palette: torch.Tensor, bins: int, classes: int) -> torch.Tensor:
@@ -112,5 +110,8 @@ class PaletteKeys(nn.Module):
     def forward(self, l: torch.Tensor) -> torch.Tensor:
         x = self.local(l / 50 - 1)
         context = self.context(F.avg_pool2d(x, 4, ceil_mode=True))
-        context = F.interpolate(context, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        return self.head(torch.cat([x, context], dim=1)).softmax(dim=1)
+        # the 1x1 head on [local, context upsampled], as its two halves: the context's half runs at a
+        # quarter of the resolution and is upsampled after it (both maps are linear: the same sum)
+        local_weight, context_weight = self.head.weight.split([x.shape[1], context.shape[1]], dim=1)
+        context = F.interpolate(F.conv2d(context, context_weight), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return (F.conv2d(x, local_weight, self.head.bias) + context).softmax(dim=1)

@@ -12,6 +12,7 @@ from .adain import AdaIN
 from .auto import AutoDecoder
 from .correspondence import Bank, encode_bank, match_keys, matched, palette_transfer, unmatched, warp
 from .efficientnet import TAPS, EfficientNetLite, EncoderTail
+from .fastpaths import MaxPool2x2
 from .palette import AB_SCALE, FEATURES, PaletteKeys, luminance_palette, palette_prior
 
 HINT_CHANNELS = 3  # a*, b* (/ AB_SCALE, zero where there is no hint) and the hint mask
@@ -44,7 +45,7 @@ class Down(nn.Module):
 
     def __init__(self, in_channels, out_channels, n_blocks, n_convs, style_dim, activation, pool: bool):
         super().__init__()
-        self.pool = nn.MaxPool2d(2) if pool else nn.Identity()
+        self.pool = MaxPool2x2() if pool else nn.Identity()
         self.blocks = nn.ModuleList(
             StyledBlock(in_channels if i == 0 else out_channels, out_channels, n_convs, style_dim, activation)
             for i in range(n_blocks)
