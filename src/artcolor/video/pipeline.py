@@ -49,6 +49,11 @@ class ClipColorizer:
 
     def ratios(self, ys: list[np.ndarray]) -> list[np.ndarray]:
         """Luminance planes (H, W) float32 in [0, 1], in clip order -> chroma ratios (3, h, w)."""
+        return self.stabilized(*self.predicted(ys))
+
+    def predicted(self, ys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Luminance planes (H, W) float32 in [0, 1] -> (their gray frames at working size (B, h, w)
+        uint8, the network's chroma ratios (B, 3, h, w)), before stabilising."""
         for y in ys:
             if self.frame_shape is None:
                 self.frame_shape = y.shape
@@ -56,10 +61,13 @@ class ClipColorizer:
                 raise ValueError(f"frames must all have one size: got {y.shape[1]}x{y.shape[0]} after "
                                  f"{self.frame_shape[1]}x{self.frame_shape[0]}")
         l = np.concatenate([self.colorizer.working_l(y, self.size) for y in ys])  # (B, 1, h, w), L* in [0, 100]
-        ratios = self.colorizer.predict_ratio(l, self.style)  # (B, 3, h, w)
+        gray = (l[:, 0] * np.float32(2.55)).round().clip(0, 255).astype(np.uint8)
+        return gray, self.colorizer.predict_ratio(l, self.style)
+
+    def stabilized(self, gray: np.ndarray, ratios: np.ndarray) -> list[np.ndarray]:
+        """`predicted`'s output, in clip order -> the chroma ratios stabilised (as they are without a stabiliser)."""
         if self.stabilizer is None:
             return list(ratios)
-        gray = (l[:, 0] * np.float32(2.55)).round().clip(0, 255).astype(np.uint8)
         return [self.stabilizer(g, r) for g, r in zip(gray, ratios)]
 
 
@@ -151,10 +159,11 @@ class _Stopped(Exception):
 
 
 class _Pipeline:
-    """decode (thread) -> network and stabiliser (this thread) -> recombine and encode (thread).
+    """decode (thread) -> network (this thread) -> stabiliser (thread) -> recombine and encode (thread).
 
-    Audio packets go straight from the decoder to the encoder's queue; the muxer interleaves them.
-    Queues are short, so memory holds a few batches of frames whatever the clip's length.
+    The stabiliser works on one batch while the network computes the next. Audio packets go straight
+    from the decoder to the encoder's queue; the muxer interleaves them. Queues are short, so memory
+    holds a few batches of frames whatever the clip's length.
     """
 
     def __init__(self, reader: VideoReader, writer: VideoWriter, clip: ClipColorizer, batch_size: int, bar):
@@ -162,10 +171,12 @@ class _Pipeline:
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.to_net: queue.Queue = queue.Queue(maxsize=batch_size)
+        self.to_stabilizer: queue.Queue = queue.Queue(maxsize=1)  # one batch waits while the network makes the next
         self.to_writer: queue.Queue = queue.Queue(maxsize=batch_size + 64)  # room for audio packets
 
     def run(self) -> None:
-        threads = [threading.Thread(target=self._guarded, args=(fn,), daemon=True) for fn in (self._read, self._write)]
+        stages = (self._read, self._stabilize, self._write)
+        threads = [threading.Thread(target=self._guarded, args=(fn,), daemon=True) for fn in stages]
         for t in threads:
             t.start()
         try:
@@ -217,14 +228,20 @@ class _Pipeline:
             if not done:
                 batch.append(item)
             if batch and (done or len(batch) == self.batch_size):
-                for frame, ratio in zip(batch, self.clip.ratios([f.y for f in batch])):
-                    self._put(self.to_writer, _Coloured(frame, ratio))
+                self._put(self.to_stabilizer, (batch, *self.clip.predicted([f.y for f in batch])))
                 batch = []
+        self._put(self.to_stabilizer, _END)
+
+    def _stabilize(self) -> None:
+        while (item := self._get(self.to_stabilizer)) is not _END:
+            batch, gray, ratios = item
+            for frame, ratio in zip(batch, self.clip.stabilized(gray, ratios)):
+                self._put(self.to_writer, _Coloured(frame, ratio))
         self._put(self.to_writer, _END)
 
     def _write(self) -> None:
         ends = 0
-        while ends < 2:  # one from the decoder (audio), one from the network (frames)
+        while ends < 2:  # one from the decoder (audio), one from the stabiliser (frames)
             item = self._get(self.to_writer)
             if item is _END:
                 ends += 1
