@@ -112,6 +112,7 @@ class PaletteKeys(nn.Module):
         context = self.context(F.avg_pool2d(x, 4, ceil_mode=True))
         # the 1x1 head on [local, context upsampled], as its two halves: the context's half runs at a
         # quarter of the resolution and is upsampled after it (both maps are linear: the same sum)
-        local_weight, context_weight = self.head.weight.split([x.shape[1], context.shape[1]], dim=1)
+        width = self.local[-2].out_channels  # a number, not the traced shape: the export folds the slices
+        local_weight, context_weight = self.head.weight[:, :width], self.head.weight[:, width:]
         context = F.interpolate(F.conv2d(context, context_weight), size=x.shape[-2:], mode="bilinear", align_corners=False)
         return (F.conv2d(x, local_weight, self.head.bias) + context).softmax(dim=1)
