@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'artcolor[ray]'")
@@ -95,8 +96,13 @@ def test_a_mixed_folder_gives_the_local_engines_pixels_and_failures(ray_address,
     (tmp_path / "hints.json").write_text('[[3, 4, "#2a9d8f", 2]]')  # inside the smallest image
     model = ["--weights", hints_model_dir, "--style", tmp_path / "reference.png", "--palette", "#e76f51,#f4a261",
              "--style-weights", "1,2", "--strength", "1.5", "--hint", "20,10,#e9c46a", "--hints", tmp_path / "hints.json"]
-    code_local, out_local, _ = run_cli("colorize", mixed, "-o", local, *model, "--workers", 1)
-    code, out, err = run_cli("colorize", mixed, "-o", on_ray, *model, "--engine", "ray")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a Ray worker of one CPU runs, the driver's style encoding too: float sums
+    try:  # in one order, so the same bits (on 2 threads alone, a few values came out one level apart)
+        code_local, out_local, _ = run_cli("colorize", mixed, "-o", local, *model, "--workers", 1)
+        code, out, err = run_cli("colorize", mixed, "-o", on_ray, *model, "--engine", "ray")
+    finally:
+        torch.set_num_threads(threads)
     assert code == code_local == 1
     assert "7 colourised, 2 failed, 0 skipped" in out and "7 colourised, 2 failed" in out_local
     expected, got = files(local), files(on_ray)
