@@ -16,6 +16,7 @@ Each rate is followed by its ratio to Pillow's 2-thread floor.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import subprocess
@@ -95,8 +96,15 @@ def main() -> None:
     p.add_argument("--palette", default="#264653,#2a9d8f,#e9c46a,#f4a261,#e76f51")
     p.add_argument("--command", action="store_true", help="also time the whole command in a fresh process")
     p.add_argument("--before", default=None, metavar="SRC", help="another artcolor source folder (implies --command)")
+    p.add_argument("--backend", nargs="+", default=["auto"], choices=["auto", "torch", "mixed", "onnxruntime"],
+                   help="the CLI's --backend, each timed in turn (auto: mixed from 24 photos, with the onnx extra)")
     a = p.parse_args()
     model_args = ["--palette", a.palette] + (["--weights", a.weights] if a.weights else [])
+    if {"auto", "mixed"} & set(a.backend):
+        from artcolor import Colorizer
+        from artcolor.inference.mixed_backend import cached_color_graph
+
+        cached_color_graph(Colorizer.load(a.weights).net)  # exported once, as a user's first run does
 
     import torch
 
@@ -114,14 +122,16 @@ def main() -> None:
                 rate = pillow_floor(folder, Path(tmp) / size / f"pillow{threads}", threads)
                 floor = rate
                 print(f"{size:<10} {f'Pillow decode+encode, {threads} thr':<40} {rate:>9.2f}")
-            for workers in a.workers:
-                rate = cli_rate(folder, Path(tmp) / size / f"out{workers}", workers, model_args)
+            for i, (workers, backend) in enumerate(itertools.product(a.workers, a.backend)):
+                args, run = model_args + ["--backend", backend], f"{size}/{i}"
+                rate = cli_rate(folder, Path(tmp) / run / "out", workers, args)
                 label = "in-process, " + ("one file at a time" if workers == 1 else f"--workers {workers}")
-                print(f"{size:<10} {label:<40} {rate:>9.2f} {floor / rate:>13.1f}x", flush=True)
+                print(f"{size:<10} {f'{label}, {backend}':<40} {rate:>9.2f} {floor / rate:>13.1f}x", flush=True)
                 versions = [("", None)] * (a.command or bool(a.before)) + [(" (before)", a.before)] * bool(a.before)
                 for tag, src in versions:
-                    rate = command_rate(folder, Path(tmp) / size / f"cmd{workers}{tag}", workers, model_args, src)
-                    label = f"whole command, --workers {workers}{tag}"
+                    old = model_args + ["--backend", "torch"]  # the code before `--backend auto` ran PyTorch
+                    rate = command_rate(folder, Path(tmp) / run / f"cmd{tag}", workers, old if src else args, src)
+                    label = f"whole command, --workers {workers}, {backend}{tag}"
                     print(f"{size:<10} {label:<40} {rate:>9.2f} {floor / rate:>13.1f}x", flush=True)
 
 

@@ -208,23 +208,14 @@ def speed(colorizer: Colorizer, size: tuple[int, int], n: int, stabilize: bool) 
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "clip.mp4"
         write_clip(src, frames)
-        colorize_video(src, Path(tmp) / "warm.mp4", colorizer, stabilize=stabilize)  # warm-up
+        style = colorizer.encode_style(palette_image(REFERENCE))
+        colorize_video(src, Path(tmp) / "warm.mp4", colorizer, style=style, stabilize=stabilize)  # warm-up
         start = time.perf_counter()
-        colorize_video(src, Path(tmp) / "out.mp4", colorizer, style=palette_image(REFERENCE), stabilize=stabilize)
+        colorize_video(src, Path(tmp) / "out.mp4", colorizer, style=style, stabilize=stabilize)
         return len(frames) / (time.perf_counter() - start)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--weights", default=None, help="model folder (default: the bundled model)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--frames-per-shot", type=int, default=24)
-    parser.add_argument("--speed-frames", type=int, default=96)
-    parser.add_argument("--carry", default="0.8", help="comma-separated stabiliser carries to measure")
-    parser.add_argument("--skip-speed", action="store_true")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    colorizer = Colorizer.load(args.weights, device="cpu")
+def quality_tables(colorizer: Colorizer, args) -> None:
     carries = [float(c) for c in args.carry.split(",")]
     frames, maps, shots = make_clip((640, 360), args.frames_per_shot)
     print(f"clip: {len(SHOTS)} shots x {args.frames_per_shot} frames, 640x360, {args.threads} threads\n")
@@ -235,9 +226,28 @@ def main() -> None:
         print(f"**{label}**\n")
         quality(colorizer, frames, maps, shots, style, carries)
         print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", default=None, help="model folder (default: the bundled model)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--frames-per-shot", type=int, default=24)
+    parser.add_argument("--speed-frames", type=int, default=96)
+    parser.add_argument("--carry", default="0.8", help="comma-separated stabiliser carries to measure")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--backend", default="torch", choices=["torch", "mixed", "onnxruntime"],
+                        help="what runs the network (the CLI's --backend auto takes mixed for a film with a reference)")
+    parser.add_argument("--speed-only", action="store_true", help="the frames/s table alone")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    colorizer = Colorizer.load(args.weights, device="cpu", backend=args.backend)
+    if not args.speed_only:
+        quality_tables(colorizer, args)
     if args.skip_speed:
         return
-    print("| frames/s (colorize_video end to end) | 640x360 | 1280x720 |\n| --- | ---: | ---: |")
+    print(f"| frames/s (colorize_video end to end, {args.backend}, load {os.getloadavg()[0]:.1f}) | 640x360 | 1280x720 |"
+          "\n| --- | ---: | ---: |")
     for stabilize in (False, True):
         fps = [speed(colorizer, size, args.speed_frames, stabilize) for size in ((640, 360), (1280, 720))]
         print(f"| {'video mode' if stabilize else 'per-frame'} | {fps[0]:.1f} | {fps[1]:.1f} |")

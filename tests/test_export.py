@@ -93,7 +93,7 @@ def test_colorize_on_onnxruntime_equals_torch(net, gray_photo, coffee, palettes)
 
 
 def test_unknown_backend_is_refused(net):
-    with pytest.raises(ValueError, match="backend must be 'torch' or 'onnxruntime', got 'tensorrt'"):
+    with pytest.raises(ValueError, match="backend must be one of 'torch', 'onnxruntime', 'mixed', got 'tensorrt'"):
         Colorizer(net, backend="tensorrt")
 
 

@@ -66,7 +66,7 @@ def run(ctx: click.Context, inputs, out: str, styles, weights_list, strength, hi
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     except ImportError as e:
-        fail(f"--backend onnxruntime needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
+        fail(f"--backend {kw['backend']} needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
     except ray_error() as e:  # the job itself stopped (a worker that cannot start, the cluster lost)
         fail(f"the Ray job stopped: {e}")
     click.echo(f"{result.done} colourised, {result.failed} failed, {result.skipped} skipped "

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..inference.backend import BACKENDS
 from ..inputs.checks import integer
 from ..inputs.images import DEFAULT_MAX_PIXELS, ImageLike
 from .files import FileJob, plan, write_manifest
@@ -122,10 +123,11 @@ def _model_and_settings(weights, style, strength, style_weights, hints, hint_lab
     from ..inputs.hints import check_accepted
     from ..inference import Colorizer
 
-    if backend not in ("torch", "onnxruntime"):
-        raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
-    if backend == "onnxruntime":
-        import onnxruntime  # noqa: F401 (here, not in a worker that would fail to start)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if backend != "torch":
+        import onnx  # noqa: F401 (here, not in a worker that would fail to start)
+        import onnxruntime  # noqa: F401
     try:
         if device != "auto":
             torch.device(device)  # the name only: the workers, not this machine, need the device

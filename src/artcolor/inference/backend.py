@@ -4,8 +4,9 @@
     predict_ratio(l, style, hints)   -> chroma ratio (B, 3, h, w)
 
 `torch_backend.TorchBackend` runs the PyTorch network; `onnx_backend.OnnxBackend` runs an ONNX export
-on onnxruntime, without PyTorch. Everything around them (decoding, resizing, blending references,
-batching, recombining at full resolution, checks) is the Colorizer's and `pipeline.py`'s, the same for both.
+on onnxruntime, without PyTorch; `mixed_backend.MixedBackend` runs each path on the faster of the two.
+Everything around them (decoding, resizing, blending references, batching, recombining at full
+resolution, checks) is the Colorizer's and `pipeline.py`'s, the same for all.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import numpy as np
 from ..config import ModelConfig
 from .pipeline import Style
 
-BackendName = Literal["torch", "onnxruntime"]
+BackendName = Literal["torch", "onnxruntime", "mixed"]
+BACKENDS = ("torch", "onnxruntime", "mixed")  # mixed: PyTorch, the U-Net under a reference on onnxruntime
 
 
 class Backend(ABC):

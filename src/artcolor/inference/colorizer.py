@@ -23,7 +23,7 @@ from ..inputs.hints import HintSet, check_accepted, for_images
 from ..inputs.hints import resolve as resolve_hints
 from .hub import push_folder, resolve_model
 from ..inputs.images import DEFAULT_MAX_PIXELS, ImageLike, open_image, rgb_array
-from .backend import Backend, BackendName
+from .backend import BACKENDS, Backend, BackendName
 from .pipeline import (Style, as_list, blend_style, hint_batch, match_input, prepare, recombine, reference_input,
                        working_l, working_size)
 
@@ -42,15 +42,16 @@ class Colorizer:
     >>> colorizer = Colorizer.load()                                # the bundled model
     >>> out = colorizer.colorize("photo.jpg", style="painting.jpg", strength=1.0)
 
-    `net`: a `ColorNet`, run by PyTorch on `device` (`backend="torch"`) or exported in memory and run
-    on onnxruntime (`backend="onnxruntime"`), or a `Backend` ready made (`onnx.OnnxColorizer` runs an
-    export folder so).
+    `net`: a `ColorNet`, run by PyTorch on `device` (`backend="torch"`), exported in memory and run
+    on onnxruntime (`backend="onnxruntime"`), or both on a CPU, each path on the faster (`backend="mixed"`:
+    the U-Net under a reference on onnxruntime, the rest in PyTorch; `mixed_backend.py`); or a `Backend`
+    ready made (`onnx.OnnxColorizer` runs an export folder so).
     """
 
     def __init__(self, net, device=None, size: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                  batch_size: int = 8, backend: BackendName = "torch"):
-        if backend not in ("torch", "onnxruntime"):
-            raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
         self.backend: Backend = net if isinstance(net, Backend) else _backend_for(net, device, backend)
         self.config = self.backend.config
         self.size = self.config.image_size if size is None else integer("size", size, MIN_SIZE, MAX_SIZE)
@@ -68,7 +69,7 @@ class Colorizer:
         return self._torch_backend("device").device
 
     def _torch_backend(self, what: str) -> Backend:
-        if self.backend.name != "torch":
+        if self.backend.name not in ("torch", "mixed"):
             raise AttributeError(f"a Colorizer on {self.backend.name} has no PyTorch {what}")
         return self.backend
 
@@ -213,8 +214,13 @@ class Colorizer:
 
 
 def _backend_for(net, device, backend: BackendName) -> Backend:
-    """A PyTorch network -> its backend: itself on `device`, or its ONNX export in memory on onnxruntime."""
-    if backend == "torch":
+    """A PyTorch network -> its backend: itself on `device`, its ONNX export in memory on onnxruntime, or
+    both (mixed: on a CPU; on an accelerator PyTorch alone is faster)."""
+    if backend == "mixed" and _torch_side().pick_device(device).type == "cpu":
+        from .mixed_backend import MixedBackend
+
+        return MixedBackend(net)
+    if backend in ("torch", "mixed"):
         return _torch_side().TorchBackend(net, device)
     from .export import onnx_backend  # PyTorch and onnx, as for the network itself
 

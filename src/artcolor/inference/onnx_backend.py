@@ -107,6 +107,12 @@ def graph_feeds(graph: Graph, l: np.ndarray, codes: np.ndarray | None = None, ba
     return feeds
 
 
+def color_ratio(graph: Graph, l: np.ndarray, style: Style, hints: np.ndarray | None = None) -> np.ndarray:
+    """The colour graph (the U-Net) on a batch of working-size L* under one style -> the chroma ratio."""
+    codes = np.broadcast_to(style.code, (len(l), len(style.code)))
+    return graph(["ratio"], **graph_feeds(graph, l, codes, style.bank, hints))[0]
+
+
 class OnnxBackend(Backend):
     """An exported model's graphs (files or serialised bytes) on onnxruntime; `from_folder` reads an export."""
 
@@ -135,5 +141,4 @@ class OnnxBackend(Backend):
     def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None) -> np.ndarray:
         if style.automatic and self.auto_graph is not None:
             return self.auto_graph(["ratio"], **graph_feeds(self.auto_graph, l, hints=hints))[0]
-        codes = np.broadcast_to(style.code, (len(l), len(style.code)))
-        return self.color_graph(["ratio"], **graph_feeds(self.color_graph, l, codes, style.bank, hints))[0]
+        return color_ratio(self.color_graph, l, style, hints)
