@@ -24,6 +24,11 @@ VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm"}
 _MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi", ".webm": "webm"}
 _DEFAULT_CODECS = {"webm": "libvpx-vp9"}  # WebM holds only VP8/VP9/AV1; H.264 everywhere else
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libvpx", "libsvtav1"}
+# x264's and x265's speed preset. Their default, medium, was the film's slowest step at 1280x720: 7.1
+# frames/s for encoding alone on 2 cores, under the 8 the film target asks of the whole job; faster
+# encodes at 12.7 into a file of the same size and quality (made 96-frame clip at CRF 18: 8.10 MB
+# against 8.26, PSNR 37.36 dB against 37.37); veryfast at 18.1 lost 0.2 dB
+X26X_PRESET = "faster"
 EXTRA = "pip install 'artcolor[video]'"
 
 
@@ -199,6 +204,8 @@ class VideoWriter:
         options = {"crf": str(crf)} if encoder.name in _CRF_CODECS else {}
         if "vpx" in encoder.name:
             options["b"] = "0"  # constant quality, no bitrate target
+        if encoder.name in ("libx264", "libx265"):
+            options["preset"] = X26X_PRESET
         if encoder.name == "libx265":
             options["x265-params"] = "log-level=error"  # x265 prints a page of settings otherwise
         if self.container.format.name == "avi":
