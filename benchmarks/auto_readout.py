@@ -30,9 +30,10 @@ def main() -> None:
     p.add_argument("--temperatures", default="0.2,0.38,0.6,1.0")
     p.add_argument("--mixes", default="0,0.25,0.5,0.75,1")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--working-size", type=int, default=None, help="the network's short side (default: the model's, 128)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    colorizer = Colorizer.load(args.weights)
+    colorizer = Colorizer.load(args.weights, size=args.working_size)
     auto = colorizer.net.auto
     if auto is None:
         raise SystemExit(f"{args.weights}: this model has no automatic decoder (config auto_decoder: false)")
