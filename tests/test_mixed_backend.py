@@ -1,5 +1,5 @@
 """The mixed backend (PyTorch, the U-Net under a reference on onnxruntime): it colours as PyTorch does,
-keeps its exported graph in the cache under a key of what it was traced from, and `--backend auto`
+keeps its exported graph in the cache under a key of the weights it was traced from, and `--backend auto`
 takes it where it pays."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def test_a_damaged_cached_graph_is_exported_again(net, cache, gray_photo, palett
     assert path.stat().st_size > 1000
 
 
-def test_the_key_follows_the_weights_and_the_config(net):
+def test_the_key_follows_the_weights(net):
     key = graph_key(net)
     assert graph_key(net) == key
     with torch.no_grad():
