@@ -127,3 +127,16 @@ def test_colorize_command_with_the_mixed_backend(run_cli, model_dir, tmp_path, c
         outputs[backend] = pixels(Image.open(tmp_path / backend / "photo.png"))
     assert np.abs(outputs["torch"] - outputs["mixed"]).max() <= 1
     assert list(cache.glob("color-*.onnx")), "the mixed run did not use its graph"
+
+
+def test_the_first_mixed_run_says_it_exports(run_cli, model_dir, tmp_path, coffee, cache):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    coffee.convert("L").save(folder / "photo.png")
+    said = []
+    for run in ("first", "second"):
+        code, _, err = run_cli("colorize", folder, "-o", tmp_path / run, "--weights", model_dir,
+                               "--palette", "#e76f51,#2a9d8f", "--backend", "mixed")
+        assert code == 0, err
+        said.append("exporting the network to ONNX" in err)
+    assert said == [True, False]  # the second run reads the cache

@@ -53,13 +53,18 @@ def graph_key(net: ColorNet) -> str:
     return digest.hexdigest()[:32]
 
 
+def graph_path(net: ColorNet) -> Path:
+    """Where `net`'s colour graph is cached (there or not yet)."""
+    return cache_folder() / "graphs" / f"color-{graph_key(net)}.onnx"
+
+
 def cached_color_graph(net: ColorNet, threads: int | None = None) -> Graph:
     """`net`'s colour graph on onnxruntime: read from the cache, else exported and cached where the
     folder is writable (a read-only home costs the export each time, nothing else)."""
     from .export import color_graph
 
-    folder = cache_folder() / "graphs"
-    path = folder / f"color-{graph_key(net)}.onnx"
+    path = graph_path(net)
+    folder = path.parent
     if path.is_file():
         try:
             return Graph(path, threads)
