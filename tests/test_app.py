@@ -283,3 +283,22 @@ def test_page_reports_files_it_cannot_use(page, files):
     photo.set_input_files(files["big"])
     page.get_by_text("exceed the maximum allowed size").first.wait_for(timeout=20_000)
     upload_photo(page, files["photo"])  # the server carries on
+
+
+def test_demo_command_serves_the_mixed_backend_with_its_graph_made(model_dir, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from click.testing import CliRunner
+
+    import artcolor.app
+    from artcolor.cli import main
+
+    served = []
+    monkeypatch.setattr(artcolor.app, "build_app", lambda colorizer, references: served.append(colorizer))
+    monkeypatch.setattr(artcolor.app, "launch", lambda *args, **kwargs: None)
+    for args, name in [([], "mixed"), (["--backend", "torch"], "torch")]:
+        result = CliRunner().invoke(main, ["demo", "--weights", str(model_dir), "--device", "cpu", *args])
+        assert result.exit_code == 0, result.output
+        colorizer = served.pop()
+        assert colorizer.backend.name == name
+        if name == "mixed":
+            assert colorizer.backend._graph is not None, "the graph waits for a visitor's first click"

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from . import WEIGHTS_HELP, colorize_ray, fail, hint_args
+from . import WEIGHTS_HELP, colorize_ray, fail, hint_args, onnx_installed
 from ..inputs.checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, blend_weights, finite_number
 from ..inputs.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, list_images, save_atomic
 from ..inference.jobs import colorize_image, output_name
@@ -161,12 +161,9 @@ def _pick_backend(backend, jobs, referenced):
     """--backend auto -> mixed where it pays (a reference, MIXED_FROM images or a film, the onnx extra), else torch."""
     if backend != "auto":
         return backend
-    import importlib.util
-
     todo = [src for src, dst in jobs if dst is not None]
     many = len(todo) >= MIXED_FROM or any(is_video(src) for src in todo)
-    installed = all(importlib.util.find_spec(name) for name in ("onnx", "onnxruntime"))
-    return "mixed" if referenced and many and installed else "torch"
+    return "mixed" if referenced and many and onnx_installed() else "torch"
 
 
 def _rank_and_world():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import WEIGHTS_HELP, fail
+from . import WEIGHTS_HELP, fail, onnx_installed
 
 # a shared server decodes several uploads at once: about 1 GB of memory each at this size, twice
 # that at the command line's limit
@@ -26,7 +26,10 @@ APP_MAX_PIXELS = 50_000_000
 @click.option("--max-pixels", default=APP_MAX_PIXELS, show_default=True, type=click.IntRange(min=0),
               help="Photos and references larger than this many pixels are refused (0: no limit).")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, mps or auto.")
-def command(host, port, weights, styles, max_upload_mb, max_pixels, device):
+@click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "torch", "mixed"]),
+              help="torch, or mixed: the U-Net under a reference on onnxruntime (CPU), its graph made before the "
+                   "app starts. auto: mixed when the onnx extra is installed.")
+def command(host, port, weights, styles, max_upload_mb, max_pixels, device, backend):
     """Start the web app: upload a photo, pick a reference, download the colourised result."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
@@ -35,10 +38,17 @@ def command(host, port, weights, styles, max_upload_mb, max_pixels, device):
         fail(f"the web app needs the app extra: pip install 'artcolor[app]' ({e})")
     from ..inference import Colorizer
 
+    if backend == "auto":  # a server colourises many times: the graph's load pays
+        backend = "mixed" if onnx_installed() else "torch"
     try:
-        colorizer = Colorizer.load(weights, device=device, max_pixels=max_pixels)
+        colorizer = Colorizer.load(weights, device=device, max_pixels=max_pixels, backend=backend)
+        if colorizer.backend.name == "mixed":
+            click.echo("artcolor demo: loading the network's ONNX graph (exported once, then cached)")
+            colorizer.backend.reference_graph()  # now, not on a visitor's first click
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
+    except ImportError as e:
+        fail(f"--backend {backend} needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
     references = gallery(styles)
     click.echo(f"artcolor demo: {len(references)} gallery references; http://{host}:{port} (Ctrl+C stops)")
     try:

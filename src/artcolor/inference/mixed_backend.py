@@ -91,8 +91,7 @@ class MixedBackend(TorchBackend):
         super().__init__(net, "cpu")
         self.threads, self._graph, self._lock = threads, None, threading.Lock()
 
-    @property
-    def color_graph(self) -> Graph:
+    def reference_graph(self) -> Graph:
         """The U-Net's graph, made on first use (a folder's workers may ask at once)."""
         with self._lock:
             if self._graph is None:
@@ -102,4 +101,4 @@ class MixedBackend(TorchBackend):
     def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None) -> np.ndarray:
         if style.automatic:
             return super().predict_ratio(l, style, hints)
-        return color_ratio(self.color_graph, l, style, hints)
+        return color_ratio(self.reference_graph(), l, style, hints)
