@@ -102,9 +102,9 @@ def main() -> None:
     model_args = ["--palette", a.palette] + (["--weights", a.weights] if a.weights else [])
     if {"auto", "mixed"} & set(a.backend):
         from artcolor import Colorizer
-        from artcolor.inference.mixed_backend import cached_color_graph
+        from artcolor.inference.mixed_backend import MixedBackend
 
-        cached_color_graph(Colorizer.load(a.weights).net)  # exported once, as a user's first run does
+        MixedBackend(Colorizer.load(a.weights).net).reference_graph()  # exported once, as a user's first run does
 
     import torch
 

@@ -162,10 +162,6 @@ def hue_distance(h1: float, h2: float) -> float:
 @pytest.fixture(autouse=True, scope="session")
 def _graph_cache(tmp_path_factory):
     """The mixed backend's exported graphs go to a folder of the run's, not the user's cache."""
-    previous = os.environ.get("ARTCOLOR_CACHE")
-    os.environ["ARTCOLOR_CACHE"] = str(tmp_path_factory.mktemp("artcolor-cache"))
-    yield
-    if previous is None:
-        os.environ.pop("ARTCOLOR_CACHE", None)
-    else:
-        os.environ["ARTCOLOR_CACHE"] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ARTCOLOR_CACHE", str(tmp_path_factory.mktemp("artcolor-cache")))
+        yield

@@ -82,7 +82,7 @@ def test_old_graphs_are_pruned(net, cache, monkeypatch):
     cache.mkdir(parents=True)
     for i in range(mixed_backend.KEEP_GRAPHS + 2):
         (cache / f"color-old{i}.onnx").write_bytes(b"x")
-    mixed_backend.cached_color_graph(net)
+    mixed_backend.cached_color_graph(net, mixed_backend.graph_path(net))
     assert len(list(cache.glob("color-*.onnx"))) == mixed_backend.KEEP_GRAPHS
     assert (cache / f"color-{graph_key(net)}.onnx").is_file()
 

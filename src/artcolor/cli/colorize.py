@@ -194,9 +194,7 @@ def _make_colorizer(method, weights, device, backend, max_pixels, size, styles, 
         fail(f"--backend {backend} needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
     hint_args.check(hints, hint_labels, [], method, colorizer.config.hints)  # the inputs were checked
     if colorizer.backend.name == "mixed" and not vector.automatic:
-        from ..inference.mixed_backend import graph_path
-
-        path = graph_path(colorizer.net)
+        path = colorizer.backend.cache_path
         if not path.is_file():  # a silent pause of seconds would look like a hang
             click.echo(f"artcolor: exporting the network to ONNX for --backend mixed, once (cached in {path.parent})",
                        err=True)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..inference.backend import BACKENDS
+from ..inference.backend import check_backend
 from ..inputs.checks import integer
 from ..inputs.images import DEFAULT_MAX_PIXELS, ImageLike
 from .files import FileJob, plan, write_manifest
@@ -123,8 +123,7 @@ def _model_and_settings(weights, style, strength, style_weights, hints, hint_lab
     from ..inputs.hints import check_accepted
     from ..inference import Colorizer
 
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    check_backend(backend)
     if backend != "torch":
         import onnx  # noqa: F401 (here, not in a worker that would fail to start)
         import onnxruntime  # noqa: F401

@@ -23,6 +23,12 @@ BackendName = Literal["torch", "onnxruntime", "mixed"]
 BACKENDS = ("torch", "onnxruntime", "mixed")  # mixed: PyTorch, the U-Net under a reference on onnxruntime
 
 
+def check_backend(name: str) -> None:
+    """A ValueError for a backend name that is not one of `BACKENDS`."""
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {name!r}")
+
+
 class Backend(ABC):
     """A network ready to run: its config, its null style and the two operations."""
 

@@ -23,7 +23,7 @@ from ..inputs.hints import HintSet, check_accepted, for_images
 from ..inputs.hints import resolve as resolve_hints
 from .hub import push_folder, resolve_model
 from ..inputs.images import DEFAULT_MAX_PIXELS, ImageLike, open_image, rgb_array
-from .backend import BACKENDS, Backend, BackendName
+from .backend import Backend, BackendName, check_backend
 from .pipeline import (Style, as_list, blend_style, hint_batch, match_input, prepare, recombine, reference_input,
                        working_l, working_size)
 
@@ -50,8 +50,7 @@ class Colorizer:
 
     def __init__(self, net, device=None, size: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                  batch_size: int = 8, backend: BackendName = "torch"):
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+        check_backend(backend)
         self.backend: Backend = net if isinstance(net, Backend) else _backend_for(net, device, backend)
         self.config = self.backend.config
         self.size = self.config.image_size if size is None else integer("size", size, MIN_SIZE, MAX_SIZE)

@@ -14,6 +14,7 @@ not for one photo. The graph is of the weights at first use: a backend for infer
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -58,12 +59,11 @@ def graph_path(net: ColorNet) -> Path:
     return cache_folder() / "graphs" / f"color-{graph_key(net)}.onnx"
 
 
-def cached_color_graph(net: ColorNet, threads: int | None = None) -> Graph:
-    """`net`'s colour graph on onnxruntime: read from the cache, else exported and cached where the
-    folder is writable (a read-only home costs the export each time, nothing else)."""
+def cached_color_graph(net: ColorNet, path: Path, threads: int | None = None) -> Graph:
+    """`net`'s colour graph on onnxruntime: read from `path` (`graph_path(net)`), else exported and cached
+    there where the folder is writable (a read-only home costs the export each time, nothing else)."""
     from .export import color_graph
 
-    path = graph_path(net)
     folder = path.parent
     if path.is_file():
         try:
@@ -91,11 +91,16 @@ class MixedBackend(TorchBackend):
         super().__init__(net, "cpu")
         self.threads, self._graph, self._lock = threads, None, threading.Lock()
 
+    @functools.cached_property
+    def cache_path(self) -> Path:
+        """Where the U-Net's graph is cached (there or not yet): the weights are hashed once."""
+        return graph_path(self.net)
+
     def reference_graph(self) -> Graph:
         """The U-Net's graph, made on first use (a folder's workers may ask at once)."""
         with self._lock:
             if self._graph is None:
-                self._graph = cached_color_graph(self.net, self.threads)
+                self._graph = cached_color_graph(self.net, self.cache_path, self.threads)
         return self._graph
 
     def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None) -> np.ndarray:
