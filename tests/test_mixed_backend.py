@@ -13,7 +13,9 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from artcolor import Colorizer  # noqa: E402
-from artcolor.cli.colorize import MIXED_FROM, _pick_backend  # noqa: E402
+from artcolor.cli.colorize import _pick_backend  # noqa: E402
+from artcolor.cluster.engine import _model_and_settings  # noqa: E402
+from artcolor.inference.backend import MIXED_FROM  # noqa: E402
 from artcolor.inference import mixed_backend  # noqa: E402
 from artcolor.inference.mixed_backend import MixedBackend, cache_folder, graph_key  # noqa: E402
 
@@ -113,6 +115,17 @@ def test_auto_takes_mixed_where_it_pays(tmp_path):
     assert _pick_backend("auto", skipped, referenced=True) == "torch"
     assert _pick_backend("auto", [(tmp_path / "film.mp4", tmp_path / "out.mp4")], referenced=True) == "mixed"
     assert _pick_backend("torch", photos, referenced=True) == "torch"
+
+
+def test_the_ray_engine_reads_auto_as_the_local_engine_does(model_dir, palettes):
+    def backend(style, files):
+        _, settings = _model_and_settings(str(model_dir), style, 1.0, None, None, None, None, None, "cpu", "auto", 1,
+                                          None, files=files)
+        return settings.backend
+
+    assert backend(palettes[0], MIXED_FROM) == "mixed"
+    assert backend(palettes[0], MIXED_FROM - 1) == "torch"
+    assert backend(None, MIXED_FROM) == "torch"  # automatic colour: PyTorch is faster
 
 
 def test_colorize_command_with_the_mixed_backend(run_cli, model_dir, tmp_path, coffee, cache):

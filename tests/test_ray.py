@@ -117,6 +117,22 @@ def test_a_mixed_folder_gives_the_local_engines_pixels_and_failures(ray_address,
     assert "broken.jpg" in err and "notes.jpg" in err  # reported as they fail, as the local engine does
 
 
+def test_the_mixed_backend_on_ray_gives_the_local_engines_pixels(ray_address, run_cli, model_dir, tmp_path,
+                                                                 coffee, chelsea):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    coffee.save(folder / "coffee.png")
+    chelsea.save(folder / "cat.png")
+    flags = ["--weights", model_dir, "--palette", "#e76f51,#2a9d8f", "--backend", "mixed"]
+    code_local, _, _ = run_cli("colorize", folder, "-o", tmp_path / "local", *flags, "--workers", 1)
+    code, out, err = run_cli("colorize", folder, "-o", tmp_path / "ray", *flags, "--engine", "ray")
+    assert code == code_local == 0, err
+    for name in ("coffee.png", "cat.png"):  # a one-CPU worker sums in another order than 2 threads here: a level at most
+        local = pixels((tmp_path / "local" / name).read_bytes()).astype(int)
+        on_ray = pixels((tmp_path / "ray" / name).read_bytes()).astype(int)
+        assert local.shape == on_ray.shape and np.abs(local - on_ray).max() <= 1, name
+
+
 def fifo_readers(fifo: Path) -> set[int]:
     """Process ids, other than this one, holding `fifo` open."""
     pids = set()

@@ -56,8 +56,3 @@ def fail(message: str) -> None:
     """Report a user-facing error without a traceback and exit 1."""
     click.echo(f"artcolor: error: {message}", err=True)
     raise SystemExit(1)
-
-
-def onnx_installed() -> bool:
-    """Whether the onnx extra is here (the mixed backend exports with onnx and runs on onnxruntime)."""
-    return all(importlib.util.find_spec(name) for name in ("onnx", "onnxruntime"))

@@ -10,18 +10,16 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from . import WEIGHTS_HELP, colorize_ray, fail, hint_args, onnx_installed
+from . import WEIGHTS_HELP, colorize_ray, fail, hint_args
 from ..inputs.checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, blend_weights, finite_number
 from ..inputs.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, list_images, save_atomic
+from ..inference.backend import MIXED_FROM, auto_backend
 from ..inference.jobs import colorize_image, output_name
 from ..video.codec import VIDEO_SUFFIXES, is_video
 from .image_jobs import run_jobs
 from .video_jobs import video_job
 
 MAX_LOCAL_WORKERS = 64  # files in flight in one process; a cluster's workers may be many more
-# --backend auto takes mixed from this many images: loading its cached graph (about 0.4 s) costs what
-# 10-20 photos save (a 1024x768 photo with a palette: 20 against 12 photos/s, 2 workers, 2 cores)
-MIXED_FROM = 24
 
 
 @click.command("colorize")
@@ -41,7 +39,8 @@ MIXED_FROM = 24
 @click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "torch", "onnxruntime", "mixed"]),
               help="Run the network in PyTorch, exported to ONNX on onnxruntime (the onnx extra), or mixed: the "
                    f"U-Net under a reference on onnxruntime, the rest in PyTorch (CPU). auto: mixed for a reference "
-                   f"over {MIXED_FROM} or more images or a film when the onnx extra is installed, else torch.")
+                   f"over {MIXED_FROM} or more images (the files to do, with either engine) or a film when the onnx extra "
+                   f"is installed, else torch.")
 @click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=0),
               help="Refuse inputs with more pixels (0: no limit).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
@@ -75,7 +74,6 @@ def command(ctx, inputs, out, style, style_weights, palette, strength, size, wei
     hints, hint_labels = hint_args.parse(hint_texts, hints_file, max_pixels)
     colorize_ray.check_flags(ctx, engine)
     if engine == "ray":
-        backend = "torch" if backend == "auto" else backend  # a worker's files are not known here
         colorize_ray.run(ctx, inputs, out, styles, weights_list, strength, hints, hint_labels, weights=weights,
                          size=size, max_pixels=max_pixels, overwrite=overwrite, device=device, backend=backend,
                          workers=workers, **ray_flags)
@@ -158,12 +156,11 @@ def _plan(inputs, out, overwrite):
 
 
 def _pick_backend(backend, jobs, referenced):
-    """--backend auto -> mixed where it pays (a reference, MIXED_FROM images or a film, the onnx extra), else torch."""
+    """--backend auto -> what `auto_backend` says for the files to do; any other name as it is."""
     if backend != "auto":
         return backend
     todo = [src for src, dst in jobs if dst is not None]
-    many = len(todo) >= MIXED_FROM or any(is_video(src) for src in todo)
-    return "mixed" if referenced and many and onnx_installed() else "torch"
+    return auto_backend(len(todo), referenced, film=any(is_video(src) for src in todo))
 
 
 def _rank_and_world():

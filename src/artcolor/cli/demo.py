@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import WEIGHTS_HELP, fail, onnx_installed
+from . import WEIGHTS_HELP, fail
 
 # a shared server decodes several uploads at once: about 1 GB of memory each at this size, twice
 # that at the command line's limit
@@ -37,6 +37,7 @@ def command(host, port, weights, styles, max_upload_mb, max_pixels, device, back
     except ImportError as e:
         fail(f"the web app needs the app extra: pip install 'artcolor[app]' ({e})")
     from ..inference import Colorizer
+    from ..inference.backend import onnx_installed
 
     if backend == "auto":  # a server colourises many times: the graph's load pays
         backend = "mixed" if onnx_installed() else "torch"

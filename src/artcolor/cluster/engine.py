@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..inference.backend import check_backend
+from ..inference.backend import auto_backend, check_backend
 from ..inputs.checks import integer
 from ..inputs.images import DEFAULT_MAX_PIXELS, ImageLike
 from .files import FileJob, plan, write_manifest
@@ -76,7 +76,9 @@ def colorize_on_ray(inputs: Sequence[str], output: str, *, weights: str | None =
     Ray. `address`: a running cluster (`HOST:PORT`, `auto`); None joins the Ray this
     process already started, or starts one on this machine. Each worker (actor) takes `num_cpus` CPUs
     and `num_gpus` GPUs; `workers` of them at most (default: as many as the cluster fits), each given
-    `batch_size` file names at a time. `report(src, reason)` is called for each failure as it comes.
+    `batch_size` file names at a time. `backend`: torch, onnxruntime, mixed, or auto (mixed for a
+    reference over many files where the onnx extra is installed: `inference.backend.auto_backend`).
+    `report(src, reason)` is called for each failure as it comes.
     Raises ValueError on a bad argument, FileNotFoundError on a missing input or model, ImportError
     without Ray.
     """
@@ -92,7 +94,8 @@ def colorize_on_ray(inputs: Sequence[str], output: str, *, weights: str | None =
         if job.state == "failed" and report is not None:
             report(job.src, job.reason)
     model, settings = _model_and_settings(weights, style, strength, style_weights, hints, hint_labels, size,
-                                          max_pixels, device, backend, max(1, int(num_cpus)), storage_options)
+                                          max_pixels, device, backend, max(1, int(num_cpus)), storage_options,
+                                          files=sum(job.state == "todo" for job in jobs))
     start = time.perf_counter()
     started = _join_ray(ray, address)
     startup_s = time.perf_counter() - start
@@ -116,15 +119,17 @@ def colorize_on_ray(inputs: Sequence[str], output: str, *, weights: str | None =
 
 
 def _model_and_settings(weights, style, strength, style_weights, hints, hint_labels, size, max_pixels, device,
-                        backend, threads, storage_options):
-    """The network (on the CPU, to be shipped) and the worker settings with the run's style code."""
+                        backend, threads, storage_options, files=0):
+    """The network (on the CPU, to be shipped) and the worker settings with the run's style code;
+    backend "auto" is decided here, for the run's style and its `files` to do (`auto_backend`)."""
     import torch
 
     from ..inputs.hints import check_accepted
     from ..inference import Colorizer
 
-    check_backend(backend)
-    if backend != "torch":
+    if backend != "auto":
+        check_backend(backend)
+    if backend not in ("auto", "torch"):
         import onnx  # noqa: F401 (here, not in a worker that would fail to start)
         import onnxruntime  # noqa: F401
     try:
@@ -135,6 +140,8 @@ def _model_and_settings(weights, style, strength, style_weights, hints, hint_lab
     colorizer = Colorizer.load(weights, device="cpu", max_pixels=max_pixels, size=size)
     check_accepted(colorizer.config.hints, [hints])
     encoded = colorizer.encode_style(style, strength, style_weights)
+    if backend == "auto":
+        backend = auto_backend(files, referenced=not encoded.automatic)
     return colorizer.net, WorkerSettings(encoded, device, size, max_pixels, backend, threads, hints, hint_labels,
                                          dict(storage_options or {}))
 
