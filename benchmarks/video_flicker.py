@@ -35,6 +35,7 @@ import torch  # noqa: E402
 from skimage import data  # noqa: E402
 
 from artcolor import Colorizer, palette_image  # noqa: E402
+from artcolor.color import srgb  # noqa: E402
 from artcolor.color.lab import SRGB8_TO_LINEAR, Y_WEIGHTS, encode_linear16, rgb_to_lab  # noqa: E402
 from artcolor.evaluation.metrics import sample_ab, sliced_wasserstein_ab  # noqa: E402
 from artcolor.video import ChromaStabilizer, colorize_frames, colorize_video  # noqa: E402
@@ -42,9 +43,8 @@ from artcolor.video import ChromaStabilizer, colorize_frames, colorize_video  # 
 # (photo, motion): a pan moves the window across 30% of the photo's width, a zoom narrows it by a third
 SHOTS = [("astronaut", "pan"), ("coffee", "zoom"), ("chelsea", "pan"), ("rocket", "zoom")]
 REFERENCE = ["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51"]
-RGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169],
-                       [0.019334, 0.119193, 0.950227]], np.float32)  # linear sRGB, D65 (kornia's)
-WHITE = np.array([0.95047, 1.0, 1.08883], np.float32)
+RGB_TO_XYZ = np.array(srgb.RGB_TO_XYZ, np.float32)  # linear sRGB, D65 (the package's, as rgb_to_lab's)
+WHITE = np.array(srgb.D65_WHITE, np.float32)
 
 
 def affines(src_hw: tuple[int, int], out_hw: tuple[int, int], motion: str, n: int) -> list[np.ndarray]:
