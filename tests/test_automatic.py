@@ -16,7 +16,7 @@ from conftest import perturb
 from artcolor import Colorizer
 from artcolor.config import preset
 from artcolor.model import ColorNet
-from artcolor.model.auto import _in_gamut
+from artcolor.model.auto import in_gamut_bins
 
 AUTO = dataclasses.replace(preset("tiny"), encoder="efficientnet-lite0", hints=True, auto_decoder=True, image_size=64)
 
@@ -57,7 +57,7 @@ def test_with_a_tail_automatic_rows_skip_the_encoder_maps_it_does_not_read():
 def test_model_folder_round_trip_keeps_the_decoder(net, tmp_path, gray_photo):
     Colorizer(net).save(tmp_path / "m")
     assert json.loads((tmp_path / "m" / "config.json").read_text())["model"]["auto_decoder"] is True
-    _in_gamut.cache_clear()  # as in a fresh process: load_net first builds the network on "meta"
+    in_gamut_bins.cache_clear()  # as in a fresh process: load_net first builds the network on "meta"
     again = Colorizer.load(tmp_path / "m")
     assert again.net.auto is not None
     a, b = Colorizer(net).colorize(gray_photo), again.colorize(gray_photo)

@@ -48,7 +48,7 @@ def grid_index(ab: torch.Tensor) -> torch.Tensor:
 
 
 @functools.cache
-def _in_gamut() -> tuple[torch.Tensor, torch.Tensor]:
+def in_gamut_bins() -> tuple[torch.Tensor, torch.Tensor]:
     """The grid bins some sRGB colour falls in (sampled 5 apart per channel; as Zhang et al.'s 313 of
     their grid), and the map from every grid bin to the nearest of them."""
     levels = torch.arange(0, 256, 5, dtype=torch.float64, device="cpu") / 255
@@ -61,11 +61,11 @@ def _in_gamut() -> tuple[torch.Tensor, torch.Tensor]:
 
 def bin_centres() -> torch.Tensor:
     """(Q, 2) a*b* of the bins in the sRGB gamut, the classes the decoder predicts."""
-    return grid_centres()[_in_gamut()[0]]
+    return grid_centres()[in_gamut_bins()[0]]
 
 
 def n_bins() -> int:
-    return len(_in_gamut()[0])
+    return len(in_gamut_bins()[0])
 
 
 def soft_bins(ab: torch.Tensor) -> torch.Tensor:
@@ -75,7 +75,7 @@ def soft_bins(ab: torch.Tensor) -> torch.Tensor:
     low = coords.floor()
     frac = coords - low
     low = low.long()
-    nearest = _in_gamut()[1].to(ab.device)
+    nearest = in_gamut_bins()[1].to(ab.device)
     out = ab.new_zeros(ab.shape[0], n_bins(), *ab.shape[-2:])
     for step_a in (0, 1):  # the four corners: the bins below and above on each axis
         weight_a = frac[:, 0] if step_a else 1 - frac[:, 0]

@@ -110,6 +110,11 @@ def palette_transfer(ab: torch.Tensor, bank: Bank, rounds: int = TRANSFER_ROUNDS
     by their log-weights) by sliced optimal transport (Pitie et al. 2005): along each direction every
     pixel takes the reference's quantile of its own rank (`smooth_ranks`). A global, monotone map:
     one object stays one colour family, and the image takes the reference's palette."""
+    with torch.autocast(ab.device.type, enabled=False):  # ranks and quantiles in float32, under autocast too
+        return _transfer(ab.float(), Bank(*(x.float() for x in bank)), rounds)
+
+
+def _transfer(ab: torch.Tensor, bank: Bank, rounds: int) -> torch.Tensor:
     b, _, h, w = ab.shape
     moved = ab.flatten(2)  # (B, 2, P)
     weight = bank.log_weight.softmax(dim=-1)  # (B', N)

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from ..color.lab import rgb_to_lab
 from ..color.statistics import colorfulness
 from ..model import ColorNet
-from ..model.auto import BINS_1D, AutoDecoder, _in_gamut, grid_index, soft_bins
+from ..model.auto import BINS_1D, AutoDecoder, in_gamut_bins, grid_index, soft_bins
 from ..model.palette import AB_SCALE
 from . import data as D
 from .checkpoint import load_state, save_state
@@ -115,7 +115,7 @@ def rebalance_weights(ab: torch.Tensor, lam: float) -> torch.Tensor:
     kernel = kernel / kernel.sum()
     p = F.conv2d(F.conv2d(p, kernel.view(1, 1, 5, 1), padding=(2, 0)), kernel.view(1, 1, 1, 5), padding=(0, 2)).flatten()
     p = p / p.sum()
-    inside = _in_gamut()[0]
+    inside = in_gamut_bins()[0]
     p, counts = p[inside] / p[inside].sum(), counts[inside]  # (the few pixels outside: their nearest bin, at its weight)
     seen = int((counts > 0).sum())
     w = 1 / ((1 - lam) * p + lam / seen)
@@ -124,7 +124,7 @@ def rebalance_weights(ab: torch.Tensor, lam: float) -> torch.Tensor:
 
 def nearest_bin(ab: torch.Tensor) -> torch.Tensor:
     """a*b* (B, 2, H, W) -> (B, H, W) index of the nearest in-gamut bin (of `bin_centres`)."""
-    return _in_gamut()[1][grid_index(ab.movedim(1, -1))]
+    return in_gamut_bins()[1].to(ab.device)[grid_index(ab.movedim(1, -1))]  # the table is built on the CPU
 
 
 def losses(decoder: AutoDecoder, features, l, ab, weights, cfg: AutoConfig) -> tuple[torch.Tensor, dict]:
