@@ -39,7 +39,7 @@ def command(out, fmt, weights, preset, opset):
         colorizer = Colorizer.from_preset(preset) if preset else Colorizer.load(weights, device="cpu")
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
-    export_model(colorizer.net, out, opset=opset)
+    export_model(colorizer.net, out, opset=opset, options=colorizer.options)
     checks = check_export(colorizer.net, out)
     size = sum(p.stat().st_size for p in out.iterdir()) / 1e6
     click.echo(f"wrote {out}/ ({size:.2f} MB, opset {opset}): {', '.join(sorted(p.name for p in out.iterdir()))}")
