@@ -18,8 +18,10 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from ..inputs.images import ImageError, alpha_of, gray_image, luminance_plane, open_image, save_atomic
-from ..inference import Colorizer, palette_image
+from ..inputs.checks import parse_blend_weights
+from ..inputs.images import ImageError, alpha_of, gray_image, luminance_plane, open_image, palette_image, save_atomic
+from ..inference import Colorizer
+from ..inference.request import ColorizeRequest, prepare
 from . import hinting
 from .hinting import View
 from .presets import Reference
@@ -44,21 +46,6 @@ def _user_error(e: Exception, *paths: str | None) -> gr.Error:
     for path in filter(None, paths):
         message = message.replace(str(path), Path(path).name)
     return gr.Error(message)
-
-
-def parse_weights(text: str | None, n_references: int) -> list[float] | None:
-    """'1, 2' -> [1.0, 2.0]; empty -> None (equal weights)."""
-    if not text or not text.strip():
-        return None
-    try:
-        weights = [float(v) for v in re.split(r"[,\s]+", text.strip())]
-    except ValueError:
-        raise gr.Error(f"Blend weights must be numbers such as '1, 2', got {text!r}") from None
-    if len(weights) != n_references:
-        raise gr.Error(f"{len(weights)} blend weights for {n_references} reference images: give one per image")
-    if min(weights) < 0 or sum(weights) <= 0:
-        raise gr.Error(f"Blend weights must be non-negative with a positive sum, got {text!r}")
-    return weights
 
 
 class Handlers:
@@ -102,7 +89,10 @@ class Handlers:
         if mode == UPLOADS:
             if not uploads:
                 raise gr.Error("Upload one or more reference images, or choose another kind of reference")
-            blend = parse_weights(weights, len(uploads))
+            try:
+                blend = parse_blend_weights(weights, len(uploads), "blend weights")
+            except ValueError as e:
+                raise gr.Error(str(e)) from None
             return [self._open(p) for p in uploads], blend, f"{len(uploads)} reference image(s)"
         if mode == GALLERY:
             if chosen is None or not 0 <= int(chosen) < len(self.references):
@@ -126,8 +116,10 @@ class Handlers:
         styles, blend, described = self.references_for(mode, uploads, weights, chosen, colours)
         try:
             y, alpha = self.colorizer.prepare(photo)  # its luminance is the page's gray image too
-            style = self.colorizer.encode_style(styles, strength, blend)
-            colour = self.colorizer.colorize_plane(y, alpha, style, hints or None)
+            request = ColorizeRequest(style=styles, style_weights=blend, strength=strength, hints=hints or None,
+                                      max_pixels=self.colorizer.max_pixels)
+            job = prepare(request, colorizer=self.colorizer)  # the model loaded once, at start-up
+            colour = self.colorizer.colorize_plane(y, alpha, job.style, request.hints)
         except (ImageError, ValueError) as e:
             raise _user_error(e, photo, *(uploads or [])) from None
         file = self._save(colour, f"{Path(photo).stem}-artcolor.png")
