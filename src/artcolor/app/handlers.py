@@ -21,7 +21,7 @@ from PIL import Image
 from ..inputs.checks import parse_blend_weights
 from ..inputs.images import ImageError, alpha_of, gray_image, luminance_plane, open_image, palette_image, save_atomic
 from ..inference import Colorizer
-from ..inference.request import ColorizeRequest, prepare
+from ..inference.request import ColorizeRequest, prepare_job
 from . import hinting
 from .hinting import View
 from .presets import Reference
@@ -118,7 +118,7 @@ class Handlers:
             y, alpha = self.colorizer.prepare(photo)  # its luminance is the page's gray image too
             request = ColorizeRequest(style=styles, style_weights=blend, strength=strength, hints=hints or None,
                                       max_pixels=self.colorizer.max_pixels)
-            job = prepare(request, colorizer=self.colorizer)  # the model loaded once, at start-up
+            job = prepare_job(request, colorizer=self.colorizer)  # the model loaded once, at start-up
             colour = self.colorizer.colorize_plane(y, alpha, job.style, request.hints)
         except (ImageError, ValueError) as e:
             raise _user_error(e, photo, *(uploads or [])) from None

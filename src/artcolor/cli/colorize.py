@@ -15,7 +15,7 @@ from ..inputs.checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, PredictionError, f
 from ..inputs.images import DEFAULT_MAX_PIXELS, ImageError, palette_image, save_atomic
 from ..inference.backend import MIXED_FROM
 from ..inference.jobs import plan
-from ..inference.request import ColorizeRequest, RequestError, prepare
+from ..inference.request import ColorizeRequest, RequestError, prepare_job
 from ..video.codec import is_video
 from .image_jobs import run_jobs
 from .video_jobs import video_job
@@ -149,7 +149,7 @@ def _rank_and_world():
 
 def _make_colorizer(method, request: ColorizeRequest, jobs):
     """(colourise one image, colourise one clip or None) for the method; the model's job prepared
-    once (`request.prepare`), --backend auto decided for the files to do."""
+    once (`request.prepare_job`), --backend auto decided for the files to do."""
     if method != "model":
         from ..evaluation import baselines
 
@@ -159,7 +159,7 @@ def _make_colorizer(method, request: ColorizeRequest, jobs):
         except ValueError as e:  # ImageError included: an unreadable reference, or none given
             fail(str(e))
     try:
-        job = prepare(request, *_work(jobs))
+        job = prepare_job(request, *_work(jobs))
     except RequestError as e:
         raise click.UsageError(str(e)) from None
     except (FileNotFoundError, ValueError, ImportError) as e:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..inference.jobs import FileJob, plan
-from ..inference.request import ColorizeRequest, prepare
+from ..inference.request import ColorizeRequest, prepare_job
 from ..inputs.checks import integer
 from .files import write_manifest
 from .worker import ColorizeFiles, WorkerSettings
@@ -138,7 +138,7 @@ def _plan(request: ColorizeRequest, storage_options: dict | None, report) -> lis
 
 def _model_and_settings(request: ColorizeRequest, threads: int, storage_options: dict | None, files: int = 0):
     """The network (on the CPU, to be shipped) and the worker settings with the run's style code;
-    backend "auto" is decided here, for the run's style and its `files` to do (`request.prepare`)."""
+    backend "auto" is decided here, for the run's style and its `files` to do (`request.prepare_job`)."""
     import torch
 
     try:
@@ -146,7 +146,7 @@ def _model_and_settings(request: ColorizeRequest, threads: int, storage_options:
             torch.device(request.device)  # the name only: the workers, not this machine, need the device
     except RuntimeError as e:
         raise ValueError(f"device: {e}") from None
-    job = prepare(request, files=files, ship=True)
+    job = prepare_job(request, files=files, ship=True)
     return job.colorizer.net, WorkerSettings(job.style, request.device, request.size, request.max_pixels, job.backend,
                                              threads, request.hints, request.hint_labels, dict(storage_options or {}))
 

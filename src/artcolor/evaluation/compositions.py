@@ -21,7 +21,8 @@ import torch.nn.functional as F
 
 from ..color.lab import chroma_ratio, lab_to_rgb, rgb_to_lab
 from ..inputs.images import rgb_array
-from ..inference import Colorizer, match_input, recombine
+from ..inference import Colorizer
+from ..inference.pipeline import match_input, recombine
 from ..model.correspondence import Bank, encode_bank, match_keys, matched, palette_transfer, warp
 from . import metrics
 from .harness import Method

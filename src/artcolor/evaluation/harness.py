@@ -37,7 +37,8 @@ from . import baselines
 from ..color.lab import rgb_to_lab
 from ..inputs.hints import HintSet
 from ..inputs.images import list_images, open_image, rgb_array
-from ..inference import Colorizer, resize_short_side
+from ..inference import Colorizer
+from ..inference.pipeline import resize_short_side
 from . import metrics
 from .hints_mode import with_hints
 from .paintings import N_PIXELS, against_paintings, pixels, to_tensor

@@ -1,11 +1,11 @@
 """One colourisation job as every shell asks for it, and the one function that prepares it.
 
 `artcolor colorize` (both engines), `colorize_on_ray` and the web app build a `ColorizeRequest`;
-`prepare` turns it into a `Prepared` job once per run: the model loaded, the hints checked against
-it, the style encoded once, the backend chosen. Each image is then `Prepared.colorize(image)`.
+`prepare_job` turns it into a `PreparedJob` job once per run: the model loaded, the hints checked against
+it, the style encoded once, the backend chosen. Each image is then `PreparedJob.colorize(image)`.
 
     request = ColorizeRequest(inputs=("photos/",), output="colour/", style=("painting.jpg",))
-    job = prepare(request, files=120)           # --backend auto: decided for 120 files to do
+    job = prepare_job(request, files=120)           # --backend auto: decided for 120 files to do
     job.colorize("photos/a.jpg").save("colour/a.jpg")
 
 A setting is one line here: a field with its default, and for a number its range
@@ -119,9 +119,9 @@ class ColorizeRequest:
 
 
 @dataclass(frozen=True)
-class Prepared:
+class PreparedJob:
     """A request ready to run: its `colorizer`, its `style` encoded once and the `backend` chosen for
-    it (the colorizer's, unless `prepare(..., ship=True)` loaded the network to send elsewhere)."""
+    it (the colorizer's, unless `prepare_job(..., ship=True)` loaded the network to send elsewhere)."""
 
     request: ColorizeRequest
     colorizer: "Colorizer"
@@ -140,8 +140,8 @@ def choose_backend(request: ColorizeRequest, files: int = 0, film: bool = False)
     return auto_backend(files, request.referenced, film=film)
 
 
-def prepare(request: ColorizeRequest, files: int = 0, film: bool = False, colorizer: "Colorizer | None" = None,
-            ship: bool = False) -> Prepared:
+def prepare_job(request: ColorizeRequest, files: int = 0, film: bool = False, colorizer: "Colorizer | None" = None,
+            ship: bool = False) -> PreparedJob:
     """Load the model (unless a `colorizer` is given: the web app loads once), check the hints
     against it, encode the style once, choose the backend (`choose_backend` for `files` and `film`).
 
@@ -164,7 +164,7 @@ def prepare(request: ColorizeRequest, files: int = 0, film: bool = False, colori
     except ValueError as e:
         raise RequestError(str(e)) from None
     style = colorizer.encode_style(request.style or None, request.strength, request.style_weights)
-    return Prepared(request, colorizer, style, backend)
+    return PreparedJob(request, colorizer, style, backend)
 
 
 def load_colorizer(request: ColorizeRequest, backend: BackendName | None = None, device=None) -> "Colorizer":

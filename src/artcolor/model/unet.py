@@ -6,14 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..color.lab import lab_to_linear_rgb, lab_to_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linear, y_from_l
+from ..color.lab import AB_SCALE, lab_to_linear_rgb, lab_to_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linear, y_from_l
 from ..config import ModelConfig
 from .adain import AdaIN
 from .auto import AutoDecoder
 from .correspondence import Bank, encode_bank, match_keys, matched, palette_transfer, unmatched, warp
 from .efficientnet import TAPS, EfficientNetLite, EncoderTail
 from .fastpaths import MaxPool2x2
-from .palette import AB_SCALE, FEATURES, PaletteKeys, luminance_palette, palette_prior
+from .palette import FEATURES, PaletteKeys, luminance_palette, palette_prior
 
 HINT_CHANNELS = 3  # a*, b* (/ AB_SCALE, zero where there is no hint) and the hint mask
 MATCH_CHANNELS = 3  # the reference's a*b* warped onto the photo (/ AB_SCALE) and the match's confidence
