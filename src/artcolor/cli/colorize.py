@@ -171,4 +171,4 @@ def _make_colorizer(method, request: ColorizeRequest, jobs):
                        err=True)
     from ..video import colorize_video  # PyAV is needed once a video is opened, not before
 
-    return job.colorize, functools.partial(colorize_video, colorizer=job.colorizer, style=job.style, progress=None)
+    return job, functools.partial(colorize_video, colorizer=job.colorizer, style=job.style, progress=None)

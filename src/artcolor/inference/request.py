@@ -1,18 +1,19 @@
 """One colourisation job as every shell asks for it, and the one function that prepares it.
 
 `artcolor colorize` (both engines), `colorize_on_ray` and the web app build a `ColorizeRequest`;
-`prepare_job` turns it into a `PreparedJob` job once per run: the model loaded, the hints checked against
-it, the style encoded once, the backend chosen. Each image is then `PreparedJob.colorize(image)`.
+`prepare_job` turns it into a `PreparedJob` once per run: the model loaded, the hints checked
+against it, the style encoded once, the backend chosen. Each image is then `job(image)`.
 
     request = ColorizeRequest(inputs=("photos/",), output="colour/", style=("painting.jpg",))
     job = prepare_job(request, files=120)           # --backend auto: decided for 120 files to do
-    job.colorize("photos/a.jpg").save("colour/a.jpg")
+    job("photos/a.jpg").save("colour/a.jpg")
 
 A setting is one line here: a field with its default, and for a number its range
 (`number(default, low, high)`), checked when the request is made, so a bad value is a ValueError
 naming the field before anything is loaded. The command line builds the request from its flags by
-name (`ColorizeRequest.from_options`): a flag named as a field needs no other code.
-No torch at import: the command line builds its request before the model loads.
+name (`ColorizeRequest.from_options`), so a flag named as a field reaches the request with no other
+code; `prepare_job` is the one place a setting reaches the Colorizer. No torch at import: the
+command line builds its request before the model loads.
 """
 
 from __future__ import annotations
@@ -128,8 +129,8 @@ class PreparedJob:
     style: Style
     backend: BackendName
 
-    def colorize(self, image: ImageLike) -> "Image.Image":
-        """One input (a path, or a PIL image already decoded) -> its colour image, full resolution."""
+    def __call__(self, image: ImageLike) -> "Image.Image":
+        """`job(image)`: one input (a path, or a PIL image already decoded) -> its colour image, full resolution."""
         return colorize_image(self.colorizer, image, self.style, self.request.hints, self.request.hint_labels)
 
 
