@@ -198,7 +198,7 @@ class ColorNet(nn.Module):
         return self.null_style.expand(batch_size, -1)
 
     def forward(self, l: torch.Tensor, style: torch.Tensor | None = None, hints: torch.Tensor | None = None,
-                reference: Bank | None = None) -> torch.Tensor:
+                bank: Bank | None = None) -> torch.Tensor:
         m = self.config.multiple
         if l.shape[-2] % m or l.shape[-1] % m:
             raise ValueError(f"input height and width must be divisible by {m}, got {tuple(l.shape[-2:])}")
@@ -208,12 +208,12 @@ class ColorNet(nn.Module):
             style = self.null_styles(l.shape[0])
         if style.shape[-1] != self.config.code_dim:
             raise ValueError(f"expected a style code of {self.config.code_dim} numbers, got {style.shape[-1]}")
-        return self.unet(l, style, hints, self.semantic.features(l) if self.semantic is not None else None, reference)
+        return self.unet(l, style, hints, self.semantic.features(l) if self.semantic is not None else None, bank)
 
-    def unet(self, l, style, hints, encoded, reference: Bank | None = None) -> torch.Tensor:
+    def unet(self, l, style, hints, encoded, bank: Bank | None = None) -> torch.Tensor:
         """The U-Net under the style code (the encoder's features `encoded`, or None without one),
         matching the reference's bank where the config has `correspondence`."""
-        warped = self.match(l, encoded, reference)
+        warped = self.match(l, encoded, bank)
         x = self.unet_inputs(l, style, hints, warped)
         style = style[:, :self.config.style_dim]  # the latent drives the AdaINs; the palette is in x
         features = self.semantic(l, len(self.downs), encoded) if self.semantic is not None else [None] * len(self.downs)
@@ -232,25 +232,25 @@ class ColorNet(nn.Module):
         ab, confidence = warped
         gate = self.blend(torch.cat([x, confidence], dim=1))
         out = (out + gate * (ab - out)) * AB_SCALE
-        if reference is None:
+        if bank is None:
             return out
         c = self.config
         if c.match_trust:  # where the photo found its counterpart, the warped colour itself
-            out = out + c.match_trust * matched(confidence, reference) * (ab * AB_SCALE - out)
+            out = out + c.match_trust * matched(confidence, bank) * (ab * AB_SCALE - out)
         if c.palette_transfer:  # where it found nothing like it (and `transfer_matched` of the way elsewhere),
             # the output moves toward the reference's palette
-            share = unmatched(confidence, reference) + c.transfer_matched * matched(confidence, reference)
-            out = out + c.palette_transfer * share * (palette_transfer(out, reference) - out)
+            share = unmatched(confidence, bank) + c.transfer_matched * matched(confidence, bank)
+            out = out + c.palette_transfer * share * (palette_transfer(out, bank) - out)
         return out
 
-    def match(self, l, encoded, reference: Bank | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def match(self, l, encoded, bank: Bank | None) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The reference's a*b* (/ AB_SCALE) warped onto the photo and the confidence, both (B, ., H, W)
         at the working size (zeros without a reference); None for a model without `correspondence`."""
         if not self.config.correspondence:
             return None
-        if reference is None:  # nothing to match: no colour, no confidence (as an export's empty bank gives)
+        if bank is None:  # nothing to match: no colour, no confidence (as an export's empty bank gives)
             return l.new_zeros(l.shape[0], 2, *l.shape[-2:]), l.new_zeros(l.shape)
-        ab, confidence = warp(match_keys(encoded[1:]), reference, self.config.match_temperature)
+        ab, confidence = warp(match_keys(encoded[1:]), bank, self.config.match_temperature)
         up = lambda x: F.interpolate(x, size=l.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
         return up(ab) / AB_SCALE, up(confidence)
 
