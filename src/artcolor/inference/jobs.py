@@ -98,12 +98,15 @@ class _Local:
 
     def __init__(self, output: str):
         self.folder, self.root = Path(output), Path(output).resolve()
+        self.resolved: dict[str, Path] = {}  # absolute path -> resolved (symbolic links followed), once
 
     def exists(self, item: str) -> bool:
         return Path(item).exists()
 
-    def key(self, path: str) -> str:
-        return str(Path(path).resolve())
+    def key(self, path: str) -> Path:
+        if path not in self.resolved:
+            self.resolved[path] = Path(path).resolve()
+        return self.resolved[path]
 
     def listing(self, item: str) -> list[tuple[str, str, str]]:
         """(name, absolute path, path relative to the input) of a file, or of a folder's images and
@@ -112,9 +115,9 @@ class _Local:
         if not path.is_dir():
             return [(item, os.path.abspath(item), path.name)]
         nested = path.resolve() != self.root
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
-                       and not (nested and self.root in p.resolve().parents))
-        return [(str(p), os.path.abspath(p), p.relative_to(path).as_posix()) for p in files]
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        found = [(str(p), os.path.abspath(p), p.relative_to(path).as_posix()) for p in files]
+        return [entry for entry in found if not (nested and self.root in self.key(entry[1]).parents)]
 
     def output(self, rel: str) -> tuple[str, str]:
         dst = self.folder / rel
