@@ -76,7 +76,7 @@ def parse_blend_weights(text: str | None, count: int, name: str = "style_weights
     except ValueError:
         raise ValueError(f"{name}: expected numbers separated by commas, such as '1, 2', got {text!r}") from None
     if len(values) != count:
-        raise ValueError(f"{len(values)} blend weights for {count} reference images: give one per image")
+        raise ValueError(f"{len(values)} blend weights for {count} reference image(s): give one per image")
     blend_weights(name, values, count)
     return values
 
