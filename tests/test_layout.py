@@ -121,3 +121,17 @@ def test_no_private_name_is_imported_across_modules():
                 found += [f"{path.relative_to(PACKAGE)}: {node.module}.{alias.name}" for alias in node.names
                           if alias.name.startswith("_") and not alias.name.startswith("__")]
     assert not found
+
+
+def test_matplotlib_is_the_train_extras_alone():
+    """A run's figures (training/plots.py) are the one user of matplotlib, so only the extras that
+    run them declare it (train, and test for the test that draws them)."""
+    tomllib = pytest.importorskip("tomllib", reason="Python 3.11's TOML reader")
+    users = sorted(str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
+                   if any(isinstance(node, (ast.Import, ast.ImportFrom)) and "matplotlib" in ast.unparse(node)
+                          for node in ast.walk(ast.parse(path.read_text()))))
+    assert users == ["training/plots.py"]
+    project = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text())["project"]
+    declared = lambda deps: any(d.startswith("matplotlib") for d in deps)  # noqa: E731
+    assert not declared(project["dependencies"])
+    assert sorted(name for name, deps in project["optional-dependencies"].items() if declared(deps)) == ["test", "train"]
