@@ -153,15 +153,27 @@ def test_a_failed_save_keeps_the_old_results_and_leaves_no_temporary_file(data, 
 
 
 def test_reframed_reference_is_a_mirrored_crop_of_the_photo():
-    from artcolor.evaluation.harness import reframe
+    from artcolor.evaluation.reframe import reframe
 
     rgb = np.random.default_rng(0).integers(0, 256, (50, 80, 3), dtype=np.uint8)
-    out = reframe(rgb, seed=0, index=3)
+    drawn = lambda index: reframe(rgb, place=np.random.default_rng([0, index]))  # noqa: E731 (as the harness draws)
+    out = drawn(3)
     assert out.shape == (39, 62, 3)  # both sides x sqrt(0.6)
     found = [(y, x) for y in range(50 - 39 + 1) for x in range(80 - 62 + 1)
              if np.array_equal(rgb[y:y + 39, x:x + 62][:, ::-1], out)]
     assert len(found) == 1
-    assert np.array_equal(reframe(rgb, 0, 3), out) and not np.array_equal(reframe(rgb, 0, 4), out)
+    assert np.array_equal(drawn(3), out) and not np.array_equal(drawn(4), out)
+
+
+def test_reframe_takes_a_corner_when_told():
+    from artcolor.evaluation.reframe import reframe
+
+    rgb = np.random.default_rng(1).integers(0, 256, (300, 451, 3), dtype=np.uint8)
+    h, w = round(300 * 0.775), round(451 * 0.775)  # the scripts' gallery and examples crop so
+    assert np.array_equal(reframe(rgb, 0.775 ** 2, (0, 0)), rgb[:h, :w][:, ::-1])
+    assert np.array_equal(reframe(rgb, 0.775 ** 2, (0, 1)), rgb[:h, 451 - w:][:, ::-1])
+    with pytest.raises(ValueError, match="area"):
+        reframe(rgb, 0)
 
 
 def test_incoherence_is_zero_for_one_colour_per_region_and_high_for_noise():
@@ -180,19 +192,21 @@ def test_incoherence_is_zero_for_one_colour_per_region_and_high_for_noise():
     assert math.isnan(incoherence(as_tensor(np.full((8, 8, 3), 128, np.uint8)), labels))
 
 
-def test_sliced_transfer_takes_the_reference_distribution():
+def test_the_transfer_baseline_takes_the_reference_distribution():
     import torch
 
-    from artcolor.evaluation.compositions import sliced_transfer
+    from artcolor.evaluation.compositions import pixel_bank
+    from artcolor.model.correspondence import palette_transfer
 
     g = torch.Generator().manual_seed(0)
-    ab = torch.randn(2000, 2, generator=g) * 5
+    ab = torch.randn(1, 2, 40, 50, generator=g) * 5
     ref = torch.randn(3000, 2, generator=g) * torch.tensor([20.0, 8.0]) + torch.tensor([30.0, -10.0])
-    moved = sliced_transfer(ab, ref)
+    moved = palette_transfer(ab, pixel_bank(ref)).flatten(2)[0].T  # (2000, 2)
     assert torch.allclose(moved.mean(0), ref.mean(0), atol=1.0)
     assert torch.allclose(moved.std(0), ref.std(0), rtol=0.1)
+    before = ab.flatten(2)[0].T
     for i in range(2):  # a global, monotone map: what was redder (yellower) stays so
-        assert torch.corrcoef(torch.stack([ab[:, i], moved[:, i]]))[0, 1] > 0.9
+        assert torch.corrcoef(torch.stack([before[:, i], moved[:, i]]))[0, 1] > 0.9
 
 
 def test_compositions_need_an_encoder():

@@ -22,11 +22,13 @@ def command(out, fmt, weights, preset, opset):
     null_style.npy and config.json: what `artcolor.onnx.OnnxColorizer(OUT)` needs to colourise with
     onnxruntime alone, no PyTorch.
     """
+    from ..inference.request import onnx_missing
+
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError as e:
-        fail(f"ONNX export needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
+        fail(str(onnx_missing("ONNX export", e)))
     from ..inference.export import export_model
     from ..inference.export_checks import EXPORT_TOLERANCE, PSNR_FLOOR, check_export
     from ..inference import Colorizer

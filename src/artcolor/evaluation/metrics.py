@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..color.lab import rgb_to_lab
-from ..color.statistics import colorfulness, projected_quantiles, projection_directions  # metrics too (in __all__)
+from ..color.statistics import colorfulness, projected_quantiles, projection_directions, psnr  # metrics too (in __all__)
 
 __all__ = [
     "psnr",
@@ -40,13 +40,6 @@ def _check_rgb(*images: torch.Tensor) -> None:
 
 
 # ---- fidelity to the ground truth
-
-
-def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Peak signal-to-noise ratio in dB of sRGB (B, 3, H, W) in [0, 1] -> (B,); identical images give inf."""
-    _check_rgb(pred, target)
-    mse = (pred.double() - target.double()).pow(2).mean(dim=(1, 2, 3))
-    return (10 * torch.log10(1 / mse)).to(pred.dtype)
 
 
 def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ where PyTorch is not installed.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import tempfile
@@ -161,6 +162,13 @@ class Colorizer:
         resolved = [self._resolve(h, y, hint_labels) for h, (y, _) in zip(per_image, planes)]
         outputs = self.colorize_planes(planes, encoded, size, resolved, self.with_options(coherence=coherence))
         return outputs[0] if single else outputs
+
+    def using(self, **changes) -> "Colorizer":
+        """This colorizer (its backend shared) with its inference options changed (None values:
+        unchanged): `colorizer.using(coherence=0.5)`."""
+        other = copy.copy(self)
+        other.options = self.with_options(**changes)
+        return other
 
     def with_options(self, **changes) -> InferenceOptions:
         """The colorizer's inference options with `changes` (None values: unchanged), checked."""

@@ -162,11 +162,6 @@ def hint_batch(hints: Sequence[HintSet | None], shape: tuple[int, int], always: 
     return np.concatenate([none if h is None else h.raster(shape) for h in hints])
 
 
-def as_style(style) -> Style:
-    """A Style, or a bare style code (code_dim,) -> a Style (a given code: the U-Net runs under it)."""
-    return style if isinstance(style, Style) else Style(np.asarray(style, np.float32))
-
-
 def as_list(style) -> list:
     """One reference or a list (tuple) of them -> a list."""
     return list(style) if isinstance(style, (list, tuple)) else [style]

@@ -78,27 +78,27 @@ def leads(confidence: torch.Tensor, bank: Bank) -> torch.Tensor:
 
 
 def paint(net, l: torch.Tensor, style: torch.Tensor | None, hints: torch.Tensor | None = None,
-          reference: Bank | None = None, options: torch.Tensor | None = None) -> torch.Tensor:
+          bank: Bank | None = None, options: torch.Tensor | None = None) -> torch.Tensor:
     """What the network colourises at inference: `ColorNet.forward`'s prediction, then, with a
-    reference to match, the mapping onto it. `options` (4,): `InferenceOptions.as_vector()` (None: the
+    reference's `bank` to match, the mapping onto it. `options` (4,): `InferenceOptions.as_vector()` (None: the
     defaults). Returns what `forward` returns (a*b* (B, 2, H, W) for a Lab model)."""
-    if style is None or reference is None or not net.config.correspondence or net.config.color_space != "lab":
-        return net(l, style, hints, reference)  # automatic, or nothing to map onto
+    if style is None or bank is None or not net.config.correspondence or net.config.color_space != "lab":
+        return net(l, style, hints, bank)  # automatic, or nothing to map onto
     net.check_inputs(l, style)
     if options is None:
         options = l.new_tensor(InferenceOptions().as_vector())
     coherence, transfer, transfer_matched, trust = options.to(l).unbind()
     encoded = net.semantic.features(l)
-    warped = net.match(l, encoded, reference)
+    warped = net.match(l, encoded, bank)
     out = net.unet(l, style, hints, encoded, warped)
     ab, confidence = warped[0] * AB_SCALE, warped[1]
-    found, given = matched(confidence, reference), present(reference, l)  # given 0: the empty bank, no mapping
+    found, given = matched(confidence, bank), present(bank, l)  # given 0: the empty bank, no mapping
     out = out + trust * found * (ab - out)  # where the photo found its counterpart, the warped colour itself
     if net.auto is not None:  # elsewhere, what the photo shows, its objects each in one colour
         out = out + given * (1 - found) * (net.auto(encoded, l) - out)
-        out = coherent(out, match_keys(encoded[1:]), l, coherence * given * (1 - leads(confidence, reference)))
-    share = unmatched(confidence, reference) + transfer_matched * found
-    out = out + transfer * share * (palette_transfer(out, reference) - out)
+        out = coherent(out, match_keys(encoded[1:]), l, coherence * given * (1 - leads(confidence, bank)))
+    share = unmatched(confidence, bank) + transfer_matched * found
+    out = out + transfer * share * (palette_transfer(out, bank) - out)
     if hints is not None and net.auto is not None:  # a hint overrides its region, palette or not
         spread = spread_hints(out, hints, encoded, l)
         out = out + given * (spread + hints[:, 2:3] * (hints[:, :2] - spread) - out)

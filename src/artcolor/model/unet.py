@@ -6,14 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..color.lab import lab_to_linear_rgb, lab_to_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linear, y_from_l
+from ..color.lab import AB_SCALE, lab_to_linear_rgb, lab_to_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linear, y_from_l
 from ..config import ModelConfig
 from .adain import AdaIN
 from .auto import AutoDecoder
 from .correspondence import Bank, encode_bank, match_keys, warp
 from .efficientnet import TAPS, EfficientNetLite, EncoderTail
 from .fastpaths import MaxPool2x2
-from .palette import AB_SCALE, FEATURES, PaletteKeys, luminance_palette, palette_prior
+from .palette import FEATURES, PaletteKeys, luminance_palette, palette_prior
 
 HINT_CHANNELS = 3  # a*, b* (/ AB_SCALE, zero where there is no hint) and the hint mask
 MATCH_CHANNELS = 3  # the reference's a*b* warped onto the photo (/ AB_SCALE) and the match's confidence
@@ -198,14 +198,14 @@ class ColorNet(nn.Module):
         return self.null_style.expand(batch_size, -1)
 
     def forward(self, l: torch.Tensor, style: torch.Tensor | None = None, hints: torch.Tensor | None = None,
-                reference: Bank | None = None) -> torch.Tensor:
+                bank: Bank | None = None) -> torch.Tensor:
         self.check_inputs(l, style)
         if style is None and self.auto is not None:  # automatic colourisation, by its own decoder
             return self.auto(self.semantic.features(l, self.auto.stages(hints)), l, hints)
         if style is None:
             style = self.null_styles(l.shape[0])
         encoded = self.semantic.features(l) if self.semantic is not None else None
-        return self.unet(l, style, hints, encoded, self.match(l, encoded, reference))
+        return self.unet(l, style, hints, encoded, self.match(l, encoded, bank))
 
     def check_inputs(self, l: torch.Tensor, style: torch.Tensor | None) -> None:
         """A ValueError unless L*'s height and width are multiples of `config.multiple` and a style code
@@ -239,14 +239,14 @@ class ColorNet(nn.Module):
         gate = self.blend(torch.cat([x, confidence], dim=1))
         return (out + gate * (ab - out)) * AB_SCALE
 
-    def match(self, l, encoded, reference: Bank | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def match(self, l, encoded, bank: Bank | None) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The reference's a*b* (/ AB_SCALE) warped onto the photo and the confidence, both (B, ., H, W)
         at the working size (zeros without a reference); None for a model without `correspondence`."""
         if not self.config.correspondence:
             return None
-        if reference is None:  # nothing to match: no colour, no confidence (as an export's empty bank gives)
+        if bank is None:  # nothing to match: no colour, no confidence (as an export's empty bank gives)
             return l.new_zeros(l.shape[0], 2, *l.shape[-2:]), l.new_zeros(l.shape)
-        ab, confidence = warp(match_keys(encoded[1:]), reference, self.config.match_temperature)
+        ab, confidence = warp(match_keys(encoded[1:]), bank, self.config.match_temperature)
         up = lambda x: F.interpolate(x, size=l.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
         return up(ab) / AB_SCALE, up(confidence)
 
