@@ -184,6 +184,15 @@ def superpixels(rgb: np.ndarray, n_segments: int = 16) -> np.ndarray:
     return slic(rgb, n_segments=n_segments, compactness=10, start_label=0)
 
 
+def graph_segments(rgb: np.ndarray, scale: float = 300) -> np.ndarray:
+    """Felzenszwalb and Huttenlocher's graph-based segments of an sRGB (H, W, 3) uint8 image -> labels
+    (H, W) int: regions cut where colour changes, of any shape (SLIC's are compact and about equal in
+    size), a second measure of incoherence that no colouriser cuts its regions by."""
+    from skimage.segmentation import felzenszwalb
+
+    return felzenszwalb(rgb, scale=scale, sigma=0.8, min_size=20)
+
+
 def incoherence(rgb: torch.Tensor, labels: np.ndarray) -> float:
     """The share of an image's a*b* variance that lies inside regions (labels (H, W) of sRGB (1, 3, H, W)
     in [0, 1]): near 0 when each region is one colour, 1 when colour varies as much inside regions as
