@@ -239,7 +239,8 @@ def test_unmatched_places_and_an_empty_bank():
 
 def _options(**knobs) -> torch.Tensor:
     """The mapping's options input, every knob 0 but those given."""
-    return torch.tensor(InferenceOptions(**{"coherence": 0.0, "palette_transfer": 0.0, "transfer_matched": 0.0, **knobs}).as_vector())
+    none = {"coherence": 0.0, "palette_transfer": 0.0, "transfer_matched": 0.0}
+    return torch.tensor(InferenceOptions(**{**none, **knobs}).as_vector())
 
 
 def test_palette_transfer_moves_the_output_toward_a_palette_and_exports(net, gray_photo, tmp_path):
