@@ -34,6 +34,7 @@ from ..model.auto import BINS_1D, AutoDecoder, in_gamut_bins, grid_index, soft_b
 from ..model.palette import AB_SCALE
 from . import data as D
 from .checkpoint import load_state, save_state
+from .precision import autocast
 from .config import AutoConfig, TrainConfig  # AutoConfig: the `auto` section, importable from here too
 
 
@@ -192,7 +193,7 @@ def train(net: ColorNet, caches: list[Path], out: Path, cfg: TrainConfig, resume
         log(f"resumed at epoch {epoch}, step {step}")
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(out / "config.yaml")
-    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    amp = autocast(device)
     while epoch < a.epochs and step < total:
         # the epoch's order of crops and its mirrorings, from (seed, epoch)
         g = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
