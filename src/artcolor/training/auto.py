@@ -181,6 +181,7 @@ def train(net: ColorNet, caches: list[Path], out: Path, cfg: TrainConfig, resume
     device = decoder_device(cfg.device)
     decoder = net.auto.to(device)
     weights = rebalance_weights(data["ab"], a.rebalance).to(device)
+    data = cache_on(data, device)
     used = decoder.stages(hints=None)  # a tail computes the features past its start itself
     batch = min(a.batch_size, n)
     steps_per_epoch = n // batch
@@ -222,8 +223,21 @@ def train(net: ColorNet, caches: list[Path], out: Path, cfg: TrainConfig, resume
     return decoder.cpu().eval()
 
 
+def cache_on(data: dict, device: torch.device) -> dict:
+    """The cached crops on a GPU when they fit in half its free memory (a batch is then gathered there,
+    not copied over each step); else, or on the CPU, as they are."""
+    if device.type != "cuda":
+        return data
+    size = sum(t.numel() * t.element_size() for t in [*data["features"], data["l"], data["ab"]])
+    if size > torch.cuda.mem_get_info(device)[0] / 2:
+        return data
+    return {**data, "features": [x.to(device) for x in data["features"]], "l": data["l"].to(device),
+            "ab": data["ab"].to(device)}
+
+
 def cached_batch(data: dict, idx: torch.Tensor, used: int, device: torch.device) -> tuple[list, torch.Tensor, torch.Tensor]:
     """The cached crops `idx` on `device` in float32: the first `used` feature maps, L* (B, 1, S, S), a*b* (B, 2, S, S)."""
+    idx = idx.to(data["l"].device)
     f = [x[idx].to(device).float() for x in data["features"][:used]]
     return f, data["l"][idx].to(device).float(), data["ab"][idx].to(device).float()
 
