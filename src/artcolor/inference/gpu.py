@@ -18,9 +18,10 @@ import functools
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..color.srgb import LINEAR16_TO_SRGB8, SRGB8_TO_LINEAR, Y_WEIGHTS
-from .pipeline import bilinear_taps
+from .pipeline import bilinear_taps, recombine
 
 
 def accelerator(backend) -> torch.device | None:
@@ -93,8 +94,22 @@ def recombiner(device: torch.device) -> Recombiner:
 
 def recombine_on(device: torch.device, y: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     """`pipeline.recombine` on `device` for numpy inputs: Y (H, W) float32, ratio (3, h, w) -> sRGB
-    (H, W, 3) uint8 numpy (the Colorizer's single photos and a film's frames on a GPU)."""
+    (H, W, 3) uint8 numpy (a film's frames on a GPU)."""
     r = recombiner(device)
     y_dev = torch.from_numpy(np.ascontiguousarray(y, np.float32)).to(device, non_blocking=True)
     ratio_dev = torch.from_numpy(np.ascontiguousarray(ratio, np.float32)).to(device, non_blocking=True)
     return r.recombine(y_dev, ratio_dev).cpu().numpy()
+
+
+def recombine_image(device: torch.device, y: np.ndarray, ratio: np.ndarray, alpha: Image.Image | None = None) -> Image.Image:
+    """`pipeline.recombine`, the same contract, on `device`: the Colorizer's photos on a GPU."""
+    rgb = recombine_on(device, y, ratio)
+    if alpha is not None:
+        return Image.fromarray(np.dstack([rgb, np.asarray(alpha)]), "RGBA")
+    return Image.fromarray(rgb, "RGB")
+
+
+def recombine_for(backend):
+    """`pipeline.recombine`, or its device twin where `backend` runs on an accelerator (`accelerator`)."""
+    device = accelerator(backend)
+    return recombine if device is None else functools.partial(recombine_image, device)
