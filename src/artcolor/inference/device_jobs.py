@@ -101,7 +101,7 @@ def colorize_files(colorizer, style: Style, jobs: Iterable[tuple[Path, Path | No
     device_batch = DeviceBatch(colorizer, style, size)
     multiple, max_pixels = colorizer.config.multiple, colorizer.max_pixels
     processes = processes or pool_size()
-    with ProcessPoolExecutor(processes, mp_context=_context()) as pool:
+    with ProcessPoolExecutor(processes, mp_context=_context(), initializer=file_workers.start_worker) as pool:
         decoding: deque = deque()  # (src, dst, Future[Decoded] or None)
         writing: deque = deque()  # (src, dst, Future[None] or an error or None)
         pending = iter(jobs)

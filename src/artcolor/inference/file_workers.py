@@ -20,6 +20,13 @@ from .pipeline import working_l, working_size
 _SIXTEEN_BIT = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 
 
+def start_worker() -> None:
+    """A worker process's set-up: numba's row loops on one thread (the pool has a process per core)."""
+    from ..color import kernels
+
+    kernels.set_threads(1)
+
+
 class Decoded(NamedTuple):
     """One input, ready for the device.
 
@@ -41,7 +48,8 @@ def decode(image: ImageLike, max_pixels: int | None, size: int, multiple: int) -
     alpha = alpha_of(im)
     y = luminance_plane(im)
     l = working_l(y, working_size(*y.shape, size, multiple))
-    return Decoded(_pixels(im, y), None if alpha is None else np.asarray(alpha), l)
+    # writable (a Pillow image's array is not, and torch warns on one): a copy only where it is not
+    return Decoded(np.require(_pixels(im, y), requirements="W"), None if alpha is None else np.asarray(alpha), l)
 
 
 def _pixels(im: Image.Image, y: np.ndarray) -> np.ndarray:
