@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,13 +26,14 @@ from artcolor.training.run import build_run
 
 AUTO = dataclasses.replace(preset("tiny"), encoder="efficientnet-lite0", hints=True, auto_decoder=True, auto_tail=True,
                            image_size=64)
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 def matching_config(device: str):
     """The correspondence fine-tune's recipe (configs/correspondence.yaml: matching, palette transfer,
     coherence, hints) at 64 pixels, with the bundled model's transfer settings."""
-    return load_config("configs/correspondence.yaml", [
+    return load_config(str(CONFIGS / "correspondence.yaml"), [
         "model.image_size=64", "model.palette_transfer=1.0", "model.transfer_matched=1.0", "optim.batch_size=4",
         "optim.warmup=1", f"device={device}", "threads=0"])
 
