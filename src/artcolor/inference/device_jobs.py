@@ -96,7 +96,8 @@ def colorize_files(colorizer, style: Style, jobs: Iterable[tuple[Path, Path | No
     a job whose dst is None (skipped) passes through; an exception in `errors` is that file's failure
     (a batch whose prediction fails fails each of its files) and the rest go on; any other is raised.
 
-    At most about 4 batches of files are decoded ahead, so memory stays bounded.
+    At most a batch and a file per worker are decoded ahead, so memory stays bounded (1024x768: tens
+    of MB; 50 MP scans: a few GB, as a batch of them needs on the device anyway).
     """
     device_batch = DeviceBatch(colorizer, style, size)
     multiple, max_pixels = colorizer.config.multiple, colorizer.max_pixels
@@ -107,7 +108,7 @@ def colorize_files(colorizer, style: Style, jobs: Iterable[tuple[Path, Path | No
         pending = iter(jobs)
         exhausted = False
         while True:
-            while not exhausted and len(decoding) < 4 * max(batch, processes):
+            while not exhausted and len(decoding) < batch + processes:
                 job = next(pending, None)
                 if job is None:
                     exhausted = True
