@@ -91,7 +91,7 @@ def command(ctx, inputs, out, style, style_weights, palette, strength, coherence
     errors = (ImageError, OSError, MemoryError, ImportError, PredictionError)
     workers = 1 if any(is_video(src) for src, _ in jobs) else workers  # a clip runs its frames in batches
     done, failed, skipped = 0, 0, 0
-    results = run_jobs(jobs, work, errors, workers)
+    results = run_jobs(jobs, work, errors, workers, colorize_one)  # on a GPU: batched (image_jobs.batched_run)
     for src, dst, e in tqdm(results, total=len(jobs), desc="colorize", unit="img", disable=None, dynamic_ncols=True):
         if dst is None:
             skipped += 1

@@ -85,7 +85,7 @@ def command(weights, photos, out, cache, config, overrides, temperature, mix, ta
     try:
         for spec, path in zip(photos, paths):
             if not path.is_file():
-                write_cache(net, spec, path, cfg, stages)
+                write_cache(net, spec, path, cfg, stages, device=decoder_device(cfg.device))
         train(net, paths, out, cfg, resume=resume)
     except (ValueError, FileNotFoundError) as e:
         fail(str(e))

@@ -131,6 +131,14 @@ def in_row_chunks(kernel, height: int, *args) -> list:
     return [f.result() for f in futures]
 
 
+def set_threads(n: int) -> None:
+    """Run the row chunks on at most `n` threads from now on (a worker process among many, one per
+    core, takes 1: its siblings keep the other cores busy)."""
+    global _THREADS, _pool
+    with _lock:
+        _THREADS, _pool = max(1, int(n)), None
+
+
 def _forget_pool() -> None:
     """In a forked child (a DataLoader worker), whose copy of the pool has no threads behind it."""
     global _pool

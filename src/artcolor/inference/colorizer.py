@@ -31,6 +31,13 @@ from .pipeline import (Style, as_list, blend_style, hint_batch, match_input, pre
                        working_l, working_size)
 
 
+def _torch_side_gpu():
+    """`gpu` (the full-resolution steps as torch ops), imported only for a backend on an accelerator."""
+    from . import gpu
+
+    return gpu
+
+
 def _torch_side():
     """`torch_backend` (PyTorch, model folders), imported on first use: a Colorizer over an ONNX export
     never needs it."""
@@ -213,7 +220,10 @@ class Colorizer:
                 drawn = hint_batch([hints[i] for i in batch], shape)
                 for i, ratio in zip(batch, self.predict_ratio(l, style, drawn, options)):
                     ratios[i] = ratio
-        return [recombine(y, ratio, alpha) for (y, alpha), ratio in zip(planes, ratios)]
+        laid = recombine
+        if getattr(getattr(self.backend, "device", None), "type", "cpu") != "cpu":  # a GPU: the full-size work there
+            laid = _torch_side_gpu().recombine_for(self.backend)
+        return [laid(y, ratio, alpha) for (y, alpha), ratio in zip(planes, ratios)]
 
     def working_l(self, y: np.ndarray, size: int | None = None) -> np.ndarray:
         """Luminance Y (H, W) in [0, 1] -> the network's input L* (1, 1, h, w) at the working size (short

@@ -22,6 +22,7 @@ All of it is matmuls, a softmax and a max, so it exports to ONNX with the networ
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from typing import NamedTuple
@@ -110,7 +111,10 @@ def palette_transfer(ab: torch.Tensor, bank: Bank, rounds: int = TRANSFER_ROUNDS
     by their log-weights) by sliced optimal transport (Pitie et al. 2005): along each direction every
     pixel takes the reference's quantile of its own rank (`smooth_ranks`). A global, monotone map:
     one object stays one colour family, and the image takes the reference's palette."""
-    with torch.autocast(ab.device.type, enabled=False):  # ranks and quantiles in float32, under autocast too
+    # ranks and quantiles in float32, under autocast too (a device without autocast, "meta" in the
+    # tests' device check, has none to turn off)
+    plain = torch.autocast(ab.device.type, enabled=False) if ab.device.type in ("cpu", "cuda") else contextlib.nullcontext()
+    with plain:
         return _transfer(ab.float(), Bank(*(x.float() for x in bank)), rounds)
 
 

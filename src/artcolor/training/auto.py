@@ -33,6 +33,7 @@ from ..model import ColorNet
 from ..model.auto import BINS_1D, AutoDecoder, in_gamut_bins, grid_index, soft_bins
 from . import data as D
 from .checkpoint import load_state, save_state
+from .precision import autocast
 from .config import AutoConfig, TrainConfig  # AutoConfig: the `auto` section, importable from here too
 
 
@@ -56,12 +57,21 @@ def cache_path(folder: Path, photos: str, cfg: TrainConfig, stages: int) -> Path
 
 
 @torch.inference_mode()
-def cache(net: ColorNet, photos: str, path: Path, cfg: TrainConfig, stages: int, batch: int = 64, log=print) -> None:
+def cache(net: ColorNet, photos: str, path: Path, cfg: TrainConfig, stages: int, batch: int = 64, log=print,
+          device: torch.device | None = None) -> None:
     """The first `stages` encoder feature maps, L*, a*b* and colourfulness of `cfg.auto.variants` crops
-    of every photo of `photos` but its held-out split (`cfg.data`'s) -> `path`."""
+    of every photo of `photos` but its held-out split (`cfg.data`'s) -> `path`; the encoder runs on
+    `device` (the CPU by default) and is left on the CPU."""
+    device = device or torch.device("cpu")
+    try:
+        _cache(net.semantic.to(device).eval(), photos, path, cfg, stages, batch, log, device)
+    finally:
+        net.semantic.cpu()
+
+
+def _cache(semantic, photos: str, path: Path, cfg: TrainConfig, stages: int, batch: int, log, device) -> None:
     source = D.open_source(photos)
     train_idx, held_idx = D.split_indices(source.names, cfg.data.val_fraction, cfg.data.max_val)
-    net.semantic.eval()
     feats, ls, abs_, colour, start = None, [], [], [], time.time()
     keys = [(i, v) for i in train_idx for v in range(cfg.auto.variants)]
     for at in range(0, len(keys), batch):
@@ -75,15 +85,15 @@ def cache(net: ColorNet, photos: str, path: Path, cfg: TrainConfig, stages: int,
             crops.append(D.random_crop(im, cfg.model.image_size, np.random.default_rng([cfg.seed, i, v])).copy())
         if not crops:
             continue
-        rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
+        rgb = torch.from_numpy(np.stack(crops)).to(device).permute(0, 3, 1, 2).float() / 255
         lab = rgb_to_lab(rgb)
-        f = net.semantic.features(lab[:, :1], stages)  # as the network sees the photo
+        f = semantic.features(lab[:, :1], stages)  # as the network sees the photo
         feats = [[] for _ in f] if feats is None else feats
         for store, x in zip(feats, f):
-            store.append(x.half())
-        ls.append(lab[:, :1].half())
-        abs_.append(lab[:, 1:].half())
-        colour.append(colorfulness(rgb))
+            store.append(x.half().cpu())
+        ls.append(lab[:, :1].half().cpu())
+        abs_.append(lab[:, 1:].half().cpu())
+        colour.append(colorfulness(rgb).cpu())
         if at // batch % 20 == 0:
             log(f"{photos}: cached {at + len(crops)}/{len(keys)} crops ({time.time() - start:.0f} s)")
     if feats is None:
@@ -179,6 +189,7 @@ def train(net: ColorNet, caches: list[Path], out: Path, cfg: TrainConfig, resume
     device = decoder_device(cfg.device)
     decoder = net.auto.to(device)
     weights = rebalance_weights(data["ab"], a.rebalance).to(device)
+    data = cache_on(data, device)
     used = decoder.stages(hints=None)  # a tail computes the features past its start itself
     batch = min(a.batch_size, n)
     steps_per_epoch = n // batch
@@ -191,7 +202,7 @@ def train(net: ColorNet, caches: list[Path], out: Path, cfg: TrainConfig, resume
         log(f"resumed at epoch {epoch}, step {step}")
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(out / "config.yaml")
-    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    amp, began, first_step = autocast(device), time.time(), step
     while epoch < a.epochs and step < total:
         # the epoch's order of crops and its mirrorings, from (seed, epoch)
         g = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
@@ -217,11 +228,26 @@ def train(net: ColorNet, caches: list[Path], out: Path, cfg: TrainConfig, resume
         epoch += step % steps_per_epoch == 0
         save_state(out / "auto.pt", decoder, opt, sched, step, cfg.to_dict(), epoch=epoch)
         log(f"epoch {epoch} at step {step}: {_means(sums, max(1, s + 1 - first))}")
+    seconds, steps_run = time.time() - began, step - first_step
+    log(f"{steps_run} steps in {seconds:.1f} s on {device}: {steps_run * batch / max(seconds, 1e-9):.0f} crops/s")
     return decoder.cpu().eval()
+
+
+def cache_on(data: dict, device: torch.device) -> dict:
+    """The cached crops on a GPU when they fit in half its free memory (a batch is then gathered there,
+    not copied over each step); else, or on the CPU, as they are."""
+    if device.type != "cuda":
+        return data
+    size = sum(t.numel() * t.element_size() for t in [*data["features"], data["l"], data["ab"]])
+    if size > torch.cuda.mem_get_info(device)[0] / 2:
+        return data
+    return {**data, "features": [x.to(device) for x in data["features"]], "l": data["l"].to(device),
+            "ab": data["ab"].to(device)}
 
 
 def cached_batch(data: dict, idx: torch.Tensor, used: int, device: torch.device) -> tuple[list, torch.Tensor, torch.Tensor]:
     """The cached crops `idx` on `device` in float32: the first `used` feature maps, L* (B, 1, S, S), a*b* (B, 2, S, S)."""
+    idx = idx.to(data["l"].device)
     f = [x[idx].to(device).float() for x in data["features"][:used]]
     return f, data["l"][idx].to(device).float(), data["ab"][idx].to(device).float()
 

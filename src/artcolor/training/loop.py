@@ -4,7 +4,6 @@ training and validation (`step.py`); the run's parts are built in `run.py`, its 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import sys
@@ -23,6 +22,7 @@ from .config import TrainConfig
 from .diagnostics import Diagnostics
 from .distributed import Dist
 from .growth import start_from
+from .precision import autocast
 from .progress import progress_line
 from .recipe import make_sample
 from .run import Run, TrainingError, build_run, check_run_folder, pretrained_encoder
@@ -94,21 +94,8 @@ def run_steps(run: Run, loader, end: int) -> None:
     lines = run.dist.is_main and not sys.stderr.isatty()
     t0, seen, first = time.time(), 0, run.step
     while run.step < end:
-        # forward / backward over the accumulated micro-batches
-        run.opt.zero_grad(set_to_none=True)
-        parts = {}
-        for m in range(o.grad_accum):
-            batch = next(batches)
-            D.warn_skipped(batch.errors, counter)
-            if batch.photos is not None:
-                parts = forward_backward(run, batch, m)
-                seen += len(batch.photos) * run.dist.world
-        # optimiser step, learning rate, EMA
-        parts["grad_norm"] = float(nn.utils.clip_grad_norm_(run.net.parameters(), o.clip))
-        run.opt.step()
-        run.sched.step()
-        update_ema(run)
-        run.step += 1
+        parts, crops = train_step(run, batches, counter)
+        seen += crops
         # logging, validation, checkpoint (rank 0 writes)
         if run.dist.is_main:
             rate = seen / max(1e-9, time.time() - t0)
@@ -124,13 +111,31 @@ def run_steps(run: Run, loader, end: int) -> None:
     bar.close()
 
 
+def train_step(run: Run, batches, counter: dict) -> tuple[dict, int]:
+    """One optimiser step: forward / backward over the accumulated micro-batches from `batches`, then
+    the optimiser, learning rate and EMA. Returns the loss's parts and the crops seen (all ranks)."""
+    o, parts, seen = run.cfg.optim, {}, 0
+    run.opt.zero_grad(set_to_none=True)
+    for m in range(o.grad_accum):
+        batch = next(batches)
+        D.warn_skipped(batch.errors, counter)
+        if batch.photos is not None:
+            parts = forward_backward(run, batch, m)
+            seen += len(batch.photos) * run.dist.world
+    parts["grad_norm"] = float(nn.utils.clip_grad_norm_(run.net.parameters(), o.clip))
+    run.opt.step()
+    run.sched.step()
+    update_ema(run)
+    run.step += 1
+    return parts, seen
+
+
 def forward_backward(run: Run, batch, micro: int) -> dict:
     """One micro-batch: the recipe's samples (seeded by step, micro-batch and rank), loss, gradients."""
     cfg, o = run.cfg, run.cfg.optim
     g = torch.Generator().manual_seed(D._seed(cfg.seed, "recipe", run.step * o.grad_accum + micro, run.dist.rank))
     sample = to_device(make_sample(batch.photos, batch.paintings, cfg.recipe, g, cfg.model.hints), run.device, run.layout)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if run.device.type == "cuda" else contextlib.nullcontext()
-    with run.dist.no_sync(run.model, last=micro == o.grad_accum - 1), autocast:
+    with run.dist.no_sync(run.model, last=micro == o.grad_accum - 1), autocast(run.device):
         loss, parts = compute_loss(run.model, run.net, sample, cfg, g, run.lpips)
     if not math.isfinite(loss.item()):
         raise TrainingError(f"non-finite loss ({loss.item()}) at step {run.step}; "

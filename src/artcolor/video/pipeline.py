@@ -147,6 +147,15 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     return dst
 
 
+def _recombiner(colorizer: Colorizer):
+    """`recombine`, or on a GPU its device twin (`inference/gpu.py`): a frame's full-size work there."""
+    if getattr(getattr(colorizer.backend, "device", None), "type", "cpu") == "cpu":
+        return recombine
+    from ..inference.gpu import recombine_for
+
+    return recombine_for(colorizer.backend)
+
+
 class _Coloured(NamedTuple):
     frame: Frame
     ratio: np.ndarray
@@ -169,6 +178,7 @@ class _Pipeline:
 
     def __init__(self, reader: VideoReader, writer: VideoWriter, clip: ClipColorizer, batch_size: int, bar):
         self.reader, self.writer, self.clip, self.batch_size, self.bar = reader, writer, clip, batch_size, bar
+        self.recombine = _recombiner(clip.colorizer)  # numba's on a CPU, torch ops on a GPU
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.to_net: queue.Queue = queue.Queue(maxsize=batch_size)
@@ -247,7 +257,7 @@ class _Pipeline:
             if item is _END:
                 ends += 1
             elif isinstance(item, _Coloured):
-                rgb = np.asarray(recombine(item.frame.y, item.ratio))
+                rgb = np.asarray(self.recombine(item.frame.y, item.ratio))
                 self.writer.write(rgb, item.frame.pts, item.frame.duration)
                 self.bar.update(1)
             else:
