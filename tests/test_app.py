@@ -109,6 +109,15 @@ def test_reference_and_strength_change_the_result(handlers, files):
     assert np.abs(blend - warm).mean() > 0.1 and np.abs(blend - cold).mean() > 0.1
 
 
+def test_the_coherence_slider_reaches_the_model_and_leaves_the_loaded_one_as_it_was(files, tmp_path):
+    bundled = Colorizer.load(device="cpu")  # a model that maps onto its reference (the tiny one has no matching)
+    app = Handlers(bundled, gallery(), str(tmp_path))
+    runs = {c: app.run(files["photo"], UPLOADS, [files["warm"]], "", None, "", 1.0, None, c) for c in (0.0, 1.0)}
+    assert np.abs(np.asarray(runs[0.0].colour, float) - np.asarray(runs[1.0].colour, float)).mean() > 0.2
+    assert "coherence 0.00" in runs[0.0].caption and "coherence 1.00" in runs[1.0].caption
+    assert bundled.options.coherence == 1.0  # each request has its own options; the app's model is shared
+
+
 def test_gallery_click_selects_index_and_mode(handlers):
     event = gr.SelectData(None, {"index": 2, "value": None, "selected": True})
     assert handlers.select(event) == (2, GALLERY)

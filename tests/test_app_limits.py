@@ -185,5 +185,6 @@ def test_every_path_the_app_opened_was_an_upload(opened, files):
 
 def test_the_gallery_is_chosen_by_index_never_by_path(client):
     parameters = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/colorize"]["parameters"]
-    assert len(parameters) == 6  # photo, mode, uploads, weights, colours, strength: the gallery choice is server state
-    assert [p["component"] for p in parameters] == ["File", "Radio", "File", "Textbox", "Textbox", "Slider"]
+    # photo, mode, uploads, weights, colours, strength, coherence: the gallery choice is server state
+    assert len(parameters) == 7
+    assert [p["component"] for p in parameters] == ["File", "Radio", "File", "Textbox", "Textbox", "Slider", "Slider"]
