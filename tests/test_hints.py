@@ -231,7 +231,7 @@ def test_cli_hint_flags_reach_the_colorizer(run_cli, tmp_path, hint_model, monke
 
     seen = []
     original = Real.colorize_planes
-    monkeypatch.setattr(Real, "colorize_planes", lambda self, planes, style, size=None, hints=None: (
+    monkeypatch.setattr(Real, "colorize_planes", lambda self, planes, style, size=None, hints=None, options=None: (
         seen.append(hints), original(self, planes, style, size, hints))[1])
     gray_photo(100, 50).save(tmp_path / "in.png")
     (tmp_path / "h.json").write_text(json.dumps([[3, 4, "#00ff00", 2]]))

@@ -146,3 +146,19 @@ def test_options_travel_with_a_model_folder_and_old_folders_keep_theirs(net, tmp
 def test_a_coherence_out_of_range_is_a_usage_error_naming_it(net, gray_photo):
     with pytest.raises(ValueError, match="coherence"):
         Colorizer(net, device="cpu").colorize(gray_photo, style=palette_image(["#264653"]), coherence=1.5)
+
+
+def test_the_cli_coherence_flag_reaches_the_model(net, gray_photo, tmp_path, run_cli, monkeypatch):
+    Colorizer(net, device="cpu", options=InferenceOptions(coherence=0.25)).save(tmp_path / "model")
+    gray_photo.save(tmp_path / "photo.png")
+    seen, real = [], Colorizer.colorize_planes
+    monkeypatch.setattr(Colorizer, "colorize_planes",
+                        lambda self, *args, **kwargs: seen.append(args[-1] if len(args) > 4 else kwargs.get("options"))
+                        or real(self, *args, **kwargs))
+    for flag in ([], ["--coherence", "0.75"]):
+        code, _, err = run_cli("colorize", tmp_path / "photo.png", "-o", tmp_path / str(len(flag)), "--palette",
+                               "#264653,#e9c46a", "--weights", tmp_path / "model", "--device", "cpu", *flag)
+        assert code == 0, err
+    assert [o.coherence for o in seen] == [0.25, 0.75]  # the folder's own, then the flag's
+    code, _, err = run_cli("colorize", tmp_path / "photo.png", "-o", tmp_path / "bad", "--coherence", "1.5")
+    assert code == 2 and "--coherence" in err

@@ -169,7 +169,9 @@ def prepare_job(request: ColorizeRequest, files: int = 0, film: bool = False, co
     except ValueError as e:
         raise RequestError(str(e)) from None
     style = colorizer.encode_style(request.style or None, request.strength, request.style_weights)
-    return PreparedJob(request, colorizer.using(coherence=request.coherence), style, backend)
+    if request.coherence is not None:  # the request's own options, the loaded model's left as they are
+        colorizer = colorizer.using(coherence=request.coherence)
+    return PreparedJob(request, colorizer, style, backend)
 
 
 def load_colorizer(request: ColorizeRequest, backend: BackendName | None = None, device=None) -> "Colorizer":
