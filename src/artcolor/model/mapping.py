@@ -50,17 +50,27 @@ def object_colours(ab: torch.Tensor, keys: torch.Tensor, l: torch.Tensor) -> tor
 
 
 def box(x: torch.Tensor, radius: int) -> torch.Tensor:
-    """The mean over a (2 radius + 1)^2 window of each pixel (B, C, H, W), the window cut at the borders."""
-    return F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+    """The mean over a (2 radius + 1)^2 window of each pixel (B, C, H, W), the window cut at the borders:
+    a mean over rows, then over columns (a window's count is its rows' times its columns')."""
+    size = 2 * radius + 1
+    x = F.avg_pool2d(x, (size, 1), stride=1, padding=(radius, 0), count_include_pad=False)
+    return F.avg_pool2d(x, (1, size), stride=1, padding=(0, radius), count_include_pad=False)
 
 
 def guided_filter(x: torch.Tensor, guide: torch.Tensor, radius: int = GUIDE_RADIUS, eps: float = GUIDE_EPS) -> torch.Tensor:
     """x (B, C, H, W) made locally an affine function of `guide` (B, 1, H, W) (He et al. 2010): smooth
-    where the guide is flat, following its edges where it is not."""
-    mean_g, mean_x = box(guide, radius), box(x, radius)
-    a = (box(guide * x, radius) - mean_g * mean_x) / (box(guide * guide, radius) - mean_g * mean_g + eps)
-    b = mean_x - a * mean_g
-    return box(a, radius) * guide + box(b, radius)
+    where the guide is flat, following its edges where it is not. The fast form (He and Sun 2015): the
+    affine coefficients fitted at half the size, where windows cost a quarter, upsampled, and applied
+    to the full-size guide."""
+    c, size = x.shape[1], x.shape[-2:]
+    small_x, small_g = F.avg_pool2d(x, 2), F.avg_pool2d(guide, 2)
+    r = max(1, radius // 2)
+    means = box(torch.cat([small_g, small_x, small_g * small_x, small_g * small_g], dim=1), r)  # one pass for all
+    mean_g, mean_x, mean_gx, mean_gg = means.split([1, c, c, 1], dim=1)
+    a = (mean_gx - mean_g * mean_x) / (mean_gg - mean_g * mean_g + eps)
+    ab = box(torch.cat([a, mean_x - a * mean_g], dim=1), r)
+    mean_a, mean_b = F.interpolate(ab, size=size, mode="bilinear", align_corners=False).split([c, c], dim=1)
+    return mean_a * guide + mean_b
 
 
 def coherent(ab: torch.Tensor, keys: torch.Tensor, l: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
