@@ -82,8 +82,8 @@ def test_a_folder_through_the_batched_path_matches_the_file_at_a_time_path(tmp_p
     from artcolor.inference import device_jobs
 
     _folder(tmp_path / "in", np.random.default_rng(3))
-    batches, real = [], device_jobs.DeviceBatch.colorize
-    monkeypatch.setattr(device_jobs.DeviceBatch, "colorize", lambda self, items: batches.append(len(items)) or real(self, items))
+    batches, real = [], device_jobs.DeviceBatch.images
+    monkeypatch.setattr(device_jobs.DeviceBatch, "images", lambda self, items: batches.append(len(items)) or real(self, items))
     outputs = {}
     for way in ("files", "batched"):
         monkeypatch.setenv("ARTCOLOR_DEVICE_PATH", "1" if way == "batched" else "0")
