@@ -97,7 +97,7 @@ def colorize_worker(photo: Path, out: Path, runs: int, preset: str | None, weigh
     import torch
 
     from artcolor import Colorizer, palette_image
-    from artcolor.inference import recombine, working_size
+    from artcolor.inference.pipeline import recombine, working_size
     try:
         from artcolor.inputs.images import save_atomic
     except ImportError:  # an older checkout (--before) keeps it in artcolor.image

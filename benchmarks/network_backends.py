@@ -24,12 +24,12 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from artcolor import Colorizer, palette_image  # noqa: E402
 from artcolor.inference.export import auto_graph, color_graph, style_graph  # noqa: E402
+from artcolor.color.statistics import image_psnr  # noqa: E402
 from artcolor.inference.onnx_backend import Graph, OnnxBackend  # noqa: E402
 
 PALETTE = "#264653,#2a9d8f,#e9c46a,#f4a261,#e76f51"
@@ -56,11 +56,6 @@ def runners(colorizer: Colorizer, threads: int, folder: Path) -> dict:
         quantize_dynamic(str(graph), str(out), op_types_to_quantize=ops, weight_type=weights)
         found[name] = (on_graph(out), plain)
     return found
-
-
-def psnr(a: Image.Image, b: Image.Image) -> float:
-    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255**2 / mse))
 
 
 def main() -> None:
@@ -98,7 +93,7 @@ def main() -> None:
             for name in found:
                 ms = [statistics.median(times[name, b]) * 1000 for b in (1, 4)]
                 print(f"| {name} | {style_name} | {ms[0]:.1f} | {ms[1]:.1f} | "
-                      f"{psnr(outputs[name], outputs['torch float32']):.1f} dB |", flush=True)
+                      f"{image_psnr(outputs[name], outputs['torch float32']):.1f} dB |", flush=True)
 
 
 if __name__ == "__main__":

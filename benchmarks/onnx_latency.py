@@ -24,7 +24,7 @@ from PIL import Image
 
 from artcolor import Colorizer, palette_image
 from artcolor.inference.export import ColorGraph, export_model
-from artcolor.inference.export_checks import _psnr
+from artcolor.color.statistics import image_psnr
 from artcolor.onnx import OnnxColorizer
 from artcolor.inference.pipeline import reference_input
 
@@ -91,7 +91,7 @@ def main() -> None:
         (ta, ta_min), (tb, tb_min) = timings(a, args.repeats), timings(b, args.repeats)
         print(f"{name:32s} {ta:9.2f} /{ta_min:7.2f} ms {tb:13.2f} /{tb_min:7.2f} ms {ta / tb:8.2f}x")
     for label, s in (("palette", reference), ("automatic", None)):
-        psnr = _psnr(torch_side.colorize(photo, style=s), onnx_side.colorize(photo, style=s))
+        psnr = image_psnr(torch_side.colorize(photo, style=s), onnx_side.colorize(photo, style=s))
         print(f"PSNR torch vs onnxruntime, {label}: {psnr:.1f} dB")
 
 

@@ -36,7 +36,8 @@ from skimage import data  # noqa: E402
 
 from artcolor import Colorizer, palette_image  # noqa: E402
 from artcolor.color import srgb  # noqa: E402
-from artcolor.color.lab import SRGB8_TO_LINEAR, Y_WEIGHTS, encode_linear16, rgb_to_lab  # noqa: E402
+from artcolor.color.lab import Y_WEIGHTS, rgb_to_lab  # noqa: E402
+from artcolor.color.srgb import SRGB8_TO_LINEAR, encode_linear16  # noqa: E402
 from artcolor.evaluation.metrics import sample_ab, sliced_wasserstein_ab  # noqa: E402
 from artcolor.video import ChromaStabilizer, colorize_frames, colorize_video  # noqa: E402
 

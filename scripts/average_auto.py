@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from artcolor.inference import BUNDLED, load_net, save_net
+from artcolor.model.folders import BUNDLED, load_net, save_net
 from artcolor.training.soup import average_auto
 
 

@@ -12,7 +12,7 @@ import shutil
 
 import torch
 
-from artcolor.inference import BUNDLED, load_net, save_net
+from artcolor.model.folders import BUNDLED, load_net, save_net
 
 
 def main():

@@ -19,6 +19,7 @@ import skimage.data
 from PIL import Image, ImageDraw
 
 from artcolor import Colorizer, palette_image
+from artcolor.evaluation.reframe import reframe
 from artcolor.inputs.images import gray_image, luminance_plane
 
 # file-name stem fragment -> caption
@@ -43,9 +44,8 @@ def free_photos() -> dict[str, np.ndarray]:
 
 
 def same_scene(rgb: np.ndarray) -> Image.Image:
-    """The photo taken otherwise: mirrored, and cropped to 60% of its area (its top left)."""
-    h, w = rgb.shape[:2]
-    return Image.fromarray(np.ascontiguousarray(rgb[: round(h * 0.775), : round(w * 0.775)][:, ::-1]))
+    """The photo taken otherwise: mirrored, and cropped to 60% of its area (its top left; sides x 0.775)."""
+    return Image.fromarray(reframe(rgb, area=0.775 ** 2, place=(0, 0)))
 
 
 def dominant_colours(im: Image.Image, k: int = 6, iters: int = 12) -> np.ndarray:

@@ -96,7 +96,7 @@ WORKERS=$(( CORES > 8 ? 8 : (CORES > 1 ? CORES - 1 : 1) ))
 t0=$(now)
 timeout $(( 90 * SLOW )) $PY -m artcolor train --config configs/correspondence.yaml --init src/artcolor/weights/default \
   --photos "$WORK/train/photos" --paintings "$WORK/train/paintings" --out "$WORK/run_match" --steps "$STEPS" \
-  --set model.palette_transfer=1.0 --set model.transfer_matched=1.0 --set device="$DEVICE" \
+  --set device="$DEVICE" \
   --set val_every="$STEPS" --set ckpt_every="$STEPS" --set log_every=10 \
   --set data.num_workers="$WORKERS" 2>&1 | grep -v '^\s*$' | tail -n 6 | tee "$WORK/train.txt"
 status=${PIPESTATUS[0]}

@@ -9,6 +9,7 @@ import numpy as np
 import skimage.data
 from PIL import Image
 
+from artcolor.evaluation.reframe import reframe
 from artcolor.inputs.images import gray_image, luminance_plane
 
 ROOT = Path(__file__).resolve().parents[1] / "examples"
@@ -23,8 +24,7 @@ def main():
         photos["grace_hopper"] = np.asarray(Image.open(f).convert("RGB"))
     for name, rgb in photos.items():
         gray_image(luminance_plane(Image.fromarray(rgb))).save(ROOT / "photos" / f"{name}.jpg", quality=90)
-        h, w = rgb.shape[:2]
-        reframed = np.ascontiguousarray(rgb[: round(h * 0.775), w - round(w * 0.775):][:, ::-1])
+        reframed = reframe(rgb, area=0.775 ** 2, place=(0, 1))  # the top right; sides x 0.775
         Image.fromarray(reframed).save(ROOT / "references" / f"{name}.jpg", quality=90)
     # a sunset: indigo sky to orange to pale yellow, top to bottom
     h, w = 192, 256

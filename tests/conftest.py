@@ -128,7 +128,7 @@ class HintFollower(ColorNet):
     """A ColorNet that follows colour hints exactly, as a trained one should: each working pixel within
     2 of a hint takes the hints' mean a*b* there; elsewhere (and without hints) the output is gray."""
 
-    def forward(self, l, style=None, hints=None, reference=None):
+    def forward(self, l, style=None, hints=None, bank=None):
         style = self.null_styles(l.shape[0]) if style is None else style
         self.unet_inputs(l, style, hints)  # the real network's checks (a model without hint inputs refuses them)
         if hints is None:

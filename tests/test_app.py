@@ -18,7 +18,8 @@ gr = pytest.importorskip("gradio")
 
 from artcolor import Colorizer  # noqa: E402
 from artcolor.app import PALETTES, build_app, gallery, launch  # noqa: E402
-from artcolor.app.handlers import AUTOMATIC, COLOURS, GALLERY, UPLOADS, Handlers, parse_weights  # noqa: E402
+from artcolor.app.handlers import AUTOMATIC, COLOURS, GALLERY, UPLOADS, Handlers  # noqa: E402
+from artcolor.inputs.checks import parse_blend_weights  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")  # gradio's own pandas use
 
@@ -134,13 +135,13 @@ def test_colorize_errors_are_messages(handlers, files, args, message):
 
 @pytest.mark.parametrize("text, expected", [("", None), ("1, 2", [1.0, 2.0]), ("0.5 1.5", [0.5, 1.5])])
 def test_parse_weights(text, expected):
-    assert parse_weights(text, 2) == expected
+    assert parse_blend_weights(text, 2) == expected
 
 
 @pytest.mark.parametrize("text", ["a, b", "1", "-1, 2", "0, 0"])
 def test_parse_weights_rejects(text):
-    with pytest.raises(gr.Error):
-        parse_weights(text, 2)
+    with pytest.raises(ValueError):
+        parse_blend_weights(text, 2)
 
 
 def test_build_app_is_titled_artcolor(colorizer):

@@ -1,5 +1,6 @@
 """The Ray engine's files, without Ray: planning over fsspec (fsspec's in-memory filesystem as the
-bucket), writing whole files, the manifest, decoding bytes as paths decode; its flags and its extra."""
+bucket) and over local paths (one planner for both engines), writing whole files, the manifest,
+decoding bytes as paths decode; its flags and its extra."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ from artcolor.inputs.images import ImageError, decode_bytes, encode_image, open_
 
 fsspec = pytest.importorskip("fsspec", reason="fsspec comes with the ray extra (and the hf extra)")
 
-from artcolor.cluster.files import FileJob, plan, put_atomic, save_image, write_manifest  # noqa: E402
+from artcolor.cluster.engine import VIDEO_REASON  # noqa: E402
+from artcolor.cluster.engine import _plan as ray_plan  # noqa: E402
+from artcolor.cluster.files import put_atomic, save_image, write_manifest  # noqa: E402
+from artcolor.inference.jobs import FileJob, plan  # noqa: E402
+from artcolor.inference.request import ColorizeRequest  # noqa: E402
 
 
 def png_bytes(size=(8, 6), colour=(10, 200, 30)) -> bytes:
@@ -43,8 +48,45 @@ def test_plan_mirrors_names_like_the_local_engine(bucket):
     assert sorted(by_src) == [f"{url}/in/{n}" for n in ["a.jpg", "clip.mp4", "sub/b.png", "sub/deeper/c.gif"]]
     assert by_src[f"{url}/in/sub/deeper/c.gif"].dst == f"{url}/out/sub/deeper/c.png"  # GIF is not written: PNG
     assert by_src[f"{url}/in/a.jpg"].dst == f"{url}/out/a.jpg"
-    assert by_src[f"{url}/in/clip.mp4"].state == "failed" and "local engine" in by_src[f"{url}/in/clip.mp4"].reason
-    assert {job.state for src, job in by_src.items() if not src.endswith(".mp4")} == {"todo"}
+    assert {job.state for job in jobs} == {"todo"}  # videos too: the local engine colourises them
+
+
+def test_the_ray_engine_fails_videos_with_their_reason(bucket):
+    url, _, _ = bucket
+    reported = []
+    jobs = ray_plan(ColorizeRequest(inputs=[f"{url}/in"], output=f"{url}/out"), None,
+                    lambda src, reason: reported.append((src, reason)))
+    assert reported == [(f"{url}/in/clip.mp4", VIDEO_REASON)] and "local engine" in VIDEO_REASON
+    assert {job.state for job in jobs if not job.video} == {"todo"}
+
+
+def local_folder(root):
+    for name in ["in/a.jpg", "in/sub/b.png", "in/sub/deeper/c.gif", "in/clip.mp4", "in/notes.txt", "in/out/old.png"]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(png_bytes())
+    (root / "in/out/sub").mkdir()
+    (root / "in/out/sub/b.png").write_bytes(b"an earlier result")
+
+
+def test_local_paths_and_file_urls_plan_alike(tmp_path):
+    local_folder(tmp_path)
+    by_path = plan([tmp_path / "in"], tmp_path / "in" / "out")
+    by_url = plan([(tmp_path / "in").as_uri()], (tmp_path / "in" / "out").as_uri())
+    rel = lambda jobs, root: [(j.src[len(root):], j.dst[len(root):], j.state) for j in jobs]  # noqa: E731
+    assert rel(by_path, str(tmp_path)) == rel(by_url, tmp_path.as_uri())
+    assert [(src, state) for src, _, state in rel(by_path, str(tmp_path))] == [
+        ("/in/a.jpg", "todo"), ("/in/clip.mp4", "todo"), ("/in/sub/b.png", "skipped"), ("/in/sub/deeper/c.gif", "todo")]
+    assert by_path[3].dst == str(tmp_path / "in" / "out" / "sub" / "deeper" / "c.png")
+    assert by_path[0].src_url == str(tmp_path / "in" / "a.jpg")  # absolute, as a worker opens it
+    assert [j.state for j in plan([tmp_path / "in"], tmp_path / "in" / "out", overwrite=True)] == ["todo"] * 4
+
+
+def test_a_local_plan_refuses_to_write_over_an_input_and_names_a_missing_one(tmp_path):
+    local_folder(tmp_path)
+    with pytest.raises(ValueError, match="overwrite an input"):
+        plan([tmp_path / "in" / "a.jpg"], tmp_path / "in")
+    with pytest.raises(FileNotFoundError, match="ghost"):
+        plan([tmp_path / "ghost"], tmp_path / "out")
 
 
 def test_plan_skips_existing_outputs_unless_overwrite(bucket):

@@ -9,12 +9,8 @@ from PIL import Image
 
 from artcolor.color.lab import (
     AB_SCALE,
-    LINEAR16_TO_SRGB8,
-    SRGB8_TO_LINEAR,
     Y_WEIGHTS,
     chroma_ratio,
-    encode_in_gamut,
-    encode_linear16,
     l_from_y,
     lab_to_linear_rgb,
     lab_to_rgb,
@@ -25,7 +21,7 @@ from artcolor.color.lab import (
     y_from_l,
 )
 from artcolor.inputs.images import gray_image, luminance_plane
-from artcolor.color.srgb import RGB_TO_XYZ
+from artcolor.color.srgb import LINEAR16_TO_SRGB8, RGB_TO_XYZ, SRGB8_TO_LINEAR, encode_in_gamut, encode_linear16
 
 
 def rgb_cube(steps: int = 17) -> torch.Tensor:

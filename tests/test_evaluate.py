@@ -15,7 +15,7 @@ FIDELITY_KEYS = {"psnr", "ssim", "ciede2000", "colorfulness", "colorfulness_gt",
                  "palette_distance_gt", "l_ssim", "seconds_per_image"}
 PAINTINGS_KEYS = {"palette_distance", "palette_distance_other", "retrieval_accuracy", "retrieval_chance",
                   "sensitivity", "l_ssim", "colorfulness", "colorfulness_references", "seconds_per_image",
-                  "incoherence", "incoherence_gt"}
+                  "incoherence", "incoherence_gt", "incoherence_graph", "incoherence_graph_gt"}
 
 
 def landscape(h, w, seed):
@@ -153,15 +153,27 @@ def test_a_failed_save_keeps_the_old_results_and_leaves_no_temporary_file(data, 
 
 
 def test_reframed_reference_is_a_mirrored_crop_of_the_photo():
-    from artcolor.evaluation.harness import reframe
+    from artcolor.evaluation.reframe import reframe
 
     rgb = np.random.default_rng(0).integers(0, 256, (50, 80, 3), dtype=np.uint8)
-    out = reframe(rgb, seed=0, index=3)
+    drawn = lambda index: reframe(rgb, place=np.random.default_rng([0, index]))  # noqa: E731 (as the harness draws)
+    out = drawn(3)
     assert out.shape == (39, 62, 3)  # both sides x sqrt(0.6)
     found = [(y, x) for y in range(50 - 39 + 1) for x in range(80 - 62 + 1)
              if np.array_equal(rgb[y:y + 39, x:x + 62][:, ::-1], out)]
     assert len(found) == 1
-    assert np.array_equal(reframe(rgb, 0, 3), out) and not np.array_equal(reframe(rgb, 0, 4), out)
+    assert np.array_equal(drawn(3), out) and not np.array_equal(drawn(4), out)
+
+
+def test_reframe_takes_a_corner_when_told():
+    from artcolor.evaluation.reframe import reframe
+
+    rgb = np.random.default_rng(1).integers(0, 256, (300, 451, 3), dtype=np.uint8)
+    h, w = round(300 * 0.775), round(451 * 0.775)  # the scripts' gallery and examples crop so
+    assert np.array_equal(reframe(rgb, 0.775 ** 2, (0, 0)), rgb[:h, :w][:, ::-1])
+    assert np.array_equal(reframe(rgb, 0.775 ** 2, (0, 1)), rgb[:h, 451 - w:][:, ::-1])
+    with pytest.raises(ValueError, match="area"):
+        reframe(rgb, 0)
 
 
 def test_incoherence_is_zero_for_one_colour_per_region_and_high_for_noise():
@@ -180,19 +192,62 @@ def test_incoherence_is_zero_for_one_colour_per_region_and_high_for_noise():
     assert math.isnan(incoherence(as_tensor(np.full((8, 8, 3), 128, np.uint8)), labels))
 
 
-def test_sliced_transfer_takes_the_reference_distribution():
+def test_graph_segments_follow_colour_edges_of_any_shape():
+    from artcolor.evaluation.metrics import graph_segments
+
+    rgb = np.zeros((48, 64, 3), np.uint8)
+    rgb[:, :20] = (200, 40, 40)
+    rgb[20:, 20:] = (40, 40, 200)  # an L-shaped region and two rectangles: not what a grid of superpixels cuts
+    labels = graph_segments(rgb)
+    assert labels.shape == (48, 64)
+    dominant = []
+    for region in (rgb[..., 0] == 200, rgb[..., 2] == 200, rgb.sum(-1) == 0):
+        counts = np.bincount(labels[region])
+        dominant.append(counts.argmax())
+        assert counts.max() > 0.8 * region.sum()  # each region is mostly one segment (its blurred border aside)
+    assert len(set(dominant)) == 3
+
+
+def test_a_contact_sheet_shows_input_reference_outputs_and_ground_truth(data, tmp_path):
+    from artcolor.evaluation.harness import as_method, load_folder
+    from artcolor.evaluation.sheet import TILE, contact_sheet, pairs
+
+    photos, paintings = load_folder(data / "photos", size=48), load_folder(data / "paintings", 2, size=48)
+    sheet = contact_sheet([as_method("gray"), as_method("welsh")], photos, paintings, rows=3)
+    assert sheet.size == (TILE * 5, 18 + TILE * 3)  # input, reference, two methods, ground truth; three pairs
+    cell = np.asarray(sheet)[18 + TILE // 2, 4 * TILE + 2:5 * TILE - 2]  # the first row's ground truth
+    assert np.ptp(cell.astype(int), axis=0).max() > 20  # a colour photo there, not blank
+    assert pairs(3, 2, 8) == [(0, 0), (1, 1), (2, 0)]
+    with pytest.raises(ValueError, match="rows"):
+        pairs(3, 2, 0)
+
+
+def test_cli_writes_a_contact_sheet_and_takes_the_coherence(data, tmp_path):
+    result = CliRunner().invoke(main, ["evaluate", "--photos", str(data / "photos"), "--paintings", str(data / "paintings"),
+                                       "--k", "2", "--size", "48", "--preset", "tiny", "--mode", "reference",
+                                       "--sheet", str(tmp_path / "sheet.jpg"), "--sheet-rows", "2"])
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "sheet.jpg").size[1] == 18 + 2 * 176
+    refused = CliRunner().invoke(main, ["evaluate", "--photos", str(data / "photos"), "--method", "gray",
+                                        "--mode", "automatic", "--coherence", "0.5"])
+    assert refused.exit_code != 0 and "--coherence" in refused.output
+
+
+def test_the_transfer_baseline_takes_the_reference_distribution():
     import torch
 
-    from artcolor.evaluation.compositions import sliced_transfer
+    from artcolor.evaluation.compositions import pixel_bank
+    from artcolor.model.correspondence import palette_transfer
 
     g = torch.Generator().manual_seed(0)
-    ab = torch.randn(2000, 2, generator=g) * 5
+    ab = torch.randn(1, 2, 40, 50, generator=g) * 5
     ref = torch.randn(3000, 2, generator=g) * torch.tensor([20.0, 8.0]) + torch.tensor([30.0, -10.0])
-    moved = sliced_transfer(ab, ref)
+    moved = palette_transfer(ab, pixel_bank(ref)).flatten(2)[0].T  # (2000, 2)
     assert torch.allclose(moved.mean(0), ref.mean(0), atol=1.0)
     assert torch.allclose(moved.std(0), ref.std(0), rtol=0.1)
+    before = ab.flatten(2)[0].T
     for i in range(2):  # a global, monotone map: what was redder (yellower) stays so
-        assert torch.corrcoef(torch.stack([ab[:, i], moved[:, i]]))[0, 1] > 0.9
+        assert torch.corrcoef(torch.stack([before[:, i], moved[:, i]]))[0, 1] > 0.9
 
 
 def test_compositions_need_an_encoder():

@@ -164,19 +164,17 @@ def test_a_ray_worker_with_a_gpu_takes_the_batched_path(tmp_path, tiny_perturbed
 
 
 def test_the_batched_path_is_taken_only_where_it_applies(tiny_perturbed, monkeypatch, tmp_path):
-    import functools
-
     from artcolor.cli.image_jobs import batched_run
-    from artcolor.inference.jobs import colorize_image
+    from artcolor.inference.request import ColorizeRequest, PreparedJob
 
     style = tiny_perturbed.encode_style(None)
-    one = functools.partial(colorize_image, tiny_perturbed, style=style, hints=None, hint_labels=None)
+    one = PreparedJob(ColorizeRequest(), tiny_perturbed, style, "torch")
     photos = [(tmp_path / "a.jpg", tmp_path / "out" / "a.jpg")]
     monkeypatch.delenv("ARTCOLOR_DEVICE_PATH", raising=False)
     assert batched_run(one, photos) is None  # a CPU: numba's file-at-a-time path
     monkeypatch.setenv("ARTCOLOR_DEVICE_PATH", "1")
     assert batched_run(one, photos) == (tiny_perturbed, style)
-    with_hints = functools.partial(colorize_image, tiny_perturbed, style=style, hints=[(1, 1, "#ff0000")], hint_labels=None)
+    with_hints = PreparedJob(ColorizeRequest(hints=[(1, 1, "#ff0000")]), tiny_perturbed, style, "torch")
     assert batched_run(with_hints, photos) is None
     assert batched_run(one, photos + [(tmp_path / "clip.mp4", tmp_path / "out" / "clip.mp4")]) is None
     assert batched_run(lambda src: None, photos) is None  # a classical baseline

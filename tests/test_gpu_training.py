@@ -31,10 +31,10 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 def matching_config(device: str):
-    """The correspondence fine-tune's recipe (configs/correspondence.yaml: matching, palette transfer,
-    coherence, hints) at 64 pixels, with the bundled model's transfer settings."""
+    """The correspondence fine-tune's recipe (configs/correspondence.yaml: matching, coherence, hints)
+    at 64 pixels (the palette transfer is inference's, `mapping.paint`: training never runs it)."""
     return load_config(str(CONFIGS / "correspondence.yaml"), [
-        "model.image_size=64", "model.palette_transfer=1.0", "model.transfer_matched=1.0", "optim.batch_size=4",
+        "model.image_size=64", "optim.batch_size=4",
         "optim.warmup=1", f"device={device}", "threads=0"])
 
 

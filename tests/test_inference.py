@@ -14,7 +14,8 @@ from artcolor import Colorizer, ImageError, palette_image
 from artcolor.color.lab import rgb_to_lab
 from artcolor.config import preset
 from artcolor.inputs.images import gray_image, luminance_plane
-from artcolor.inference import Style, recombine
+from artcolor.inference import Style
+from artcolor.inference.pipeline import recombine
 
 
 def pixels(im: Image.Image) -> np.ndarray:

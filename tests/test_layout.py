@@ -87,3 +87,51 @@ def test_one_class_colourises():
               for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ClassDef)
               and any(isinstance(f, ast.FunctionDef) and f.name == "colorize" for f in node.body)]
     assert owners == ["inference/colorizer.py:Colorizer"]
+
+
+MAX_PARAMETERS = 12  # the CLI's click commands take one per flag; nothing else takes more
+
+
+def parameters(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Named parameters (self and cls not counted; *args and **kwargs not counted)."""
+    a = node.args
+    names = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs]
+    return len(names) - (names[:1] in (["self"], ["cls"]))
+
+
+def test_the_parameter_counter_counts():
+    tree = ast.parse("def f(self, a, b=1, *args, c, **kw): pass\ndef g(a, /, b): pass")
+    assert [parameters(f) for f in tree.body] == [3, 2]
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_function_takes_more_than_twelve_parameters(path):
+    functions = [node for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    commands = {f.name for f in functions if any("command" in ast.unparse(d) for d in f.decorator_list)}
+    many = {f.name: parameters(f) for f in functions if parameters(f) > MAX_PARAMETERS and f.name not in commands}
+    assert not many
+
+
+def test_no_private_name_is_imported_across_modules():
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("artcolor")):
+                found += [f"{path.relative_to(PACKAGE)}: {node.module}.{alias.name}" for alias in node.names
+                          if alias.name.startswith("_") and not alias.name.startswith("__")]
+    assert not found
+
+
+def test_matplotlib_is_the_train_extras_alone():
+    """A run's figures (training/plots.py) are the one user of matplotlib, so only the extras that
+    run them declare it (train, and test for the test that draws them)."""
+    tomllib = pytest.importorskip("tomllib", reason="Python 3.11's TOML reader")
+    users = sorted(str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
+                   if any(isinstance(node, (ast.Import, ast.ImportFrom)) and "matplotlib" in ast.unparse(node)
+                          for node in ast.walk(ast.parse(path.read_text()))))
+    assert users == ["training/plots.py"]
+    project = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text())["project"]
+    declared = lambda deps: any(d.startswith("matplotlib") for d in deps)  # noqa: E731
+    assert not declared(project["dependencies"])
+    assert sorted(name for name, deps in project["optional-dependencies"].items() if declared(deps)) == ["test", "train"]

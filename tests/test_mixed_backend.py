@@ -13,8 +13,9 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from artcolor import Colorizer  # noqa: E402
-from artcolor.cli.colorize import _pick_backend  # noqa: E402
+from artcolor.cli.colorize import _work  # noqa: E402
 from artcolor.cluster.engine import _model_and_settings  # noqa: E402
+from artcolor.inference.request import ColorizeRequest, choose_backend  # noqa: E402
 from artcolor.inference.backend import MIXED_FROM  # noqa: E402
 from artcolor.inference import mixed_backend  # noqa: E402
 from artcolor.inference.mixed_backend import MixedBackend, cache_folder, graph_key  # noqa: E402
@@ -107,20 +108,27 @@ def test_an_unwritable_cache_costs_only_the_export(net, tmp_path, monkeypatch, g
 
 
 def test_auto_takes_mixed_where_it_pays(tmp_path):
-    photos = [(tmp_path / f"{i}.jpg", tmp_path / "out" / f"{i}.jpg") for i in range(MIXED_FROM)]
-    assert _pick_backend("auto", photos, referenced=True) == "mixed"
-    assert _pick_backend("auto", photos[:-1], referenced=True) == "torch"
-    assert _pick_backend("auto", photos, referenced=False) == "torch"  # automatic: PyTorch is faster
-    skipped = [(src, None) for src, _ in photos]  # outputs that exist are not work
-    assert _pick_backend("auto", skipped, referenced=True) == "torch"
-    assert _pick_backend("auto", [(tmp_path / "film.mp4", tmp_path / "out.mp4")], referenced=True) == "mixed"
-    assert _pick_backend("torch", photos, referenced=True) == "torch"
+    palette = ColorizeRequest(style="palette.png", backend="auto")  # the name only: nothing is opened
+    assert choose_backend(palette, MIXED_FROM) == "mixed"
+    assert choose_backend(palette, MIXED_FROM - 1) == "torch"
+    assert choose_backend(palette.replace(style=()), MIXED_FROM) == "torch"  # automatic: PyTorch is faster
+    assert choose_backend(palette.replace(strength=0.0), MIXED_FROM) == "torch"  # strength 0 is automatic too
+    assert choose_backend(palette, 1, film=True) == "mixed"
+    assert choose_backend(palette.replace(backend="torch"), MIXED_FROM) == "torch"
+
+
+def test_the_command_counts_only_the_files_to_do(tmp_path):
+    photos = [(tmp_path / f"{i}.jpg", tmp_path / "out" / f"{i}.jpg") for i in range(3)]
+    assert _work(photos) == (3, False)
+    assert _work([(src, None) for src, _ in photos]) == (0, False)  # outputs that exist are not work
+    assert _work([*photos, (tmp_path / "film.mp4", tmp_path / "out.mp4")]) == (4, True)
+    assert _work([(tmp_path / "film.mp4", None)]) == (0, False)
 
 
 def test_the_ray_engine_reads_auto_as_the_local_engine_does(model_dir, palettes):
     def backend(style, files):
-        _, settings = _model_and_settings(str(model_dir), style, 1.0, None, None, None, None, None, "cpu", "auto", 1,
-                                          None, files=files)
+        request = ColorizeRequest(weights=str(model_dir), style=style, device="cpu", backend="auto")
+        _, settings = _model_and_settings(request, 1, None, files=files)
         return settings.backend
 
     assert backend(palettes[0], MIXED_FROM) == "mixed"

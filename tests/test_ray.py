@@ -49,7 +49,7 @@ def hints_model_dir(tmp_path_factory) -> Path:
     import dataclasses
 
     from artcolor.config import preset
-    from artcolor.inference import save_net
+    from artcolor.model.folders import save_net
     from artcolor.model import ColorNet
 
     folder = tmp_path_factory.mktemp("weights") / "tiny-hints"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from artcolor.inference import BUNDLED
+from artcolor.model.folders import BUNDLED
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ import torch
 from conftest import perturb
 
 from artcolor.config import preset
-from artcolor.inference import load_net, save_net
+from artcolor.model.folders import load_net, save_net
 from artcolor.model import ColorNet
 from artcolor.training.soup import average_auto, tail_origin
 

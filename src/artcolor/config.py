@@ -20,6 +20,12 @@ def _whole(value, least: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
+def _check_number(name: str, value, lo: float, hi: float) -> None:
+    """A ValueError naming `name` unless `value` is a number (not a bool) in [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
+
+
 @dataclass
 class ModelConfig:
     # U-Net widths, one per level; the bottleneck sits at 1 / 2**(len(channels) - 1) of the input
@@ -52,12 +58,6 @@ class ModelConfig:
     # matching places, with the match's confidence, join the U-Net's input and a learned blend at its output
     correspondence: bool = False
     match_temperature: float = 0.01  # softmax temperature over cosine similarities
-    # at inference, how far places the reference has nothing like move toward its palette (sliced optimal
-    # transport of the output's a*b*, model/correspondence.py); 0: not at all
-    palette_transfer: float = 0.0
-    transfer_matched: float = 0.0  # the share of it places that found their counterpart take too (1: everywhere)
-    # at inference, how far places that found their counterpart in the reference take its warped colour; 0: as learned
-    match_trust: float = 0.0
     color_space: ColorSpace = "lab"  # lab: predict ab from L; rgb: predict RGB (the report's choice)
     image_size: int = 128  # training size, and the default working short side at inference
 
@@ -106,12 +106,8 @@ class ModelConfig:
             raise ValueError("auto_decoder needs an encoder (its input is the encoder's features)")
         if self.auto_decoder and self.color_space != "lab":
             raise ValueError("auto_decoder predicts a*b*: it needs color_space 'lab'")
-        for name, lo, hi in (("auto_temperature", 0.01, 10.0), ("auto_mix", 0.0, 1.0), ("match_temperature", 0.001, 1.0),
-                              ("palette_transfer", 0.0, 1.0), ("match_trust", 0.0, 1.0),
-                              ("transfer_matched", 0.0, 1.0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-                raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
+        for name, lo, hi in (("auto_temperature", 0.01, 10.0), ("auto_mix", 0.0, 1.0), ("match_temperature", 0.001, 1.0)):
+            _check_number(name, getattr(self, name), lo, hi)
         if self.activation not in ("relu", "silu", "leaky_relu"):
             raise ValueError(f"unknown activation {self.activation!r}")
 
@@ -135,31 +131,98 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
+        """The architecture from a config's "model" section; the inference options that folders before
+        2026-12-04 kept there (`MOVED_OPTIONS`) are skipped: `InferenceOptions.from_config` reads them."""
+        d = {k: v for k, v in d.items() if k not in MOVED_OPTIONS}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown model config keys: {unknown}")
         return cls(**d)
 
-    def to_json(self) -> str:
-        return json.dumps({"model": self.to_dict()}, indent=2) + "\n"
+    def to_json(self, options: "InferenceOptions | None" = None) -> str:
+        """config.json's text: this architecture, and the inference options (the defaults if None)."""
+        options = InferenceOptions() if options is None else options
+        return json.dumps({"model": self.to_dict(), "inference": options.to_dict()}, indent=2) + "\n"
 
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json())
+    def save(self, path: str | Path, options: "InferenceOptions | None" = None) -> None:
+        Path(path).write_text(self.to_json(options))
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelConfig":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as e:  # ValueError: not JSON, or not even UTF-8 text
-            raise ValueError(f"{path}: cannot read model config: {e}") from None
-        if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
-            raise ValueError(f"{path}: expected a JSON object with a 'model' section")
-        try:
-            return cls.from_dict(data["model"])
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{path}: {e}") from None
+        """The architecture of a model folder's config.json (`read_config` gives its options too)."""
+        return read_config(path)[0]
+
+
+# inference options that model folders kept in their "model" section before 2026-12-04, with the values
+# they had when absent there (ModelConfig's defaults of the time)
+MOVED_OPTIONS = {"palette_transfer": 0.0, "transfer_matched": 0.0, "match_trust": 0.0}
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How a trained model colourises with a reference: choices made at inference, never seen by
+    training (nanoGPT's `temperature` is an argument of `generate`, not of `GPTConfig`). Saved in the
+    "inference" section of a model folder's config.json; an ONNX graph takes them as its `options`
+    input (`as_vector`). All are shares in [0, 1]; the defaults are the bundled model's.
+    """
+
+    # how strongly each object keeps one colour family (model/mapping.py): the colour of places the
+    # reference shows nothing like is smoothed over what the encoder sees as one thing, its borders
+    # following L*; 0: pixel by pixel, 1: object by object
+    coherence: float = 1.0
+    # how far places the reference has nothing like move onto its palette (sliced optimal transport of
+    # the a*b*, model/correspondence.py); 0: not at all
+    palette_transfer: float = 1.0
+    transfer_matched: float = 1.0  # the share of it places that found their counterpart take too (1: everywhere)
+    # how far places that found their counterpart in the reference take its warped colour; 0: as learned
+    match_trust: float = 0.0
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            _check_number(f.name, getattr(self, f.name), 0.0, 1.0)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, data: dict) -> "InferenceOptions":
+        """From a config.json's parsed contents: its "inference" section, else (a folder made before
+        the options had one) the options its "model" section held, each at its value of the time."""
+        section = data.get("inference")
+        if section is None:
+            model = data.get("model") or {}
+            section = {k: model.get(k, old) for k, old in MOVED_OPTIONS.items()} | {"coherence": 0.0}
+        if not isinstance(section, dict):
+            raise ValueError(f"the 'inference' section must be an object, got {section!r}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise ValueError(f"unknown inference options: {unknown}")
+        return cls(**section)
+
+    def as_vector(self, strength: float = 1.0) -> list[float]:
+        """The options as the network's `options` input, in `OPTION_ORDER`; `strength` (the style's)
+        scales how far the output moves onto the reference's palette (above 1: past it)."""
+        return [self.coherence, self.palette_transfer * strength, self.transfer_matched, self.match_trust]
+
+
+OPTION_ORDER = ("coherence", "palette_transfer", "transfer_matched", "match_trust")  # `options` input, by index
+
+
+def read_config(path: str | Path) -> tuple[ModelConfig, InferenceOptions]:
+    """A model folder's config.json -> its architecture and its inference options."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:  # ValueError: not JSON, or not even UTF-8 text
+        raise ValueError(f"{path}: cannot read model config: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
+        raise ValueError(f"{path}: expected a JSON object with a 'model' section")
+    try:
+        return ModelConfig.from_dict(data["model"]), InferenceOptions.from_config(data)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,17 @@ from __future__ import annotations
 
 import os
 
+from .deprecation import moved
 from .inputs.images import DEFAULT_MAX_PIXELS
 from .inference.colorizer import Colorizer
-from .inference.onnx_backend import FORMAT, Graph, OnnxBackend, bank_feeds, read_export  # noqa: F401 (re-exported)
+from .inference.onnx_backend import OnnxBackend
+
+# the export folder's reader, once re-exported here: `artcolor.inference.onnx_backend` is their home
+MOVED = dict.fromkeys(["FORMAT", "Graph", "bank_feeds", "read_export"], "artcolor.inference.onnx_backend")
+
+
+def __getattr__(name):
+    return moved(__name__, MOVED, name)
 
 
 class OnnxColorizer(Colorizer):

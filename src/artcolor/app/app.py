@@ -72,7 +72,8 @@ def photo_panel(takes_hints: bool) -> dict[str, gr.components.Component]:
 
 
 def reference_panel(references: list[Reference]) -> dict[str, gr.components.Component]:
-    """The reference's kind, its three sources (uploads, gallery, colours), the strength and the button."""
+    """The reference's kind, its three sources (uploads, gallery, colours), the strength, the coherence
+    and the button."""
     mode = gr.Radio(list(MODES), value=AUTOMATIC, label="Reference", elem_id="mode")
     with gr.Tab("Reference images"):
         uploads = gr.File(label="One or more images (blended)", file_count="multiple", file_types=FILE_TYPES,
@@ -85,9 +86,11 @@ def reference_panel(references: list[Reference]) -> dict[str, gr.components.Comp
     with gr.Tab("Colours"):
         colours = gr.Textbox(label="Hex colours", placeholder="#264653, #2a9d8f, #e9c46a", elem_id="colours")
     strength = gr.Slider(0, 2, value=1, step=0.05, label="Strength (0: automatic, 1: reference)", elem_id="strength")
+    coherence = gr.Slider(0, 1, value=1, step=0.05, label="Coherence (1: each object one colour family, "
+                          "0: the palette pixel by pixel)", elem_id="coherence")
     run = gr.Button("Colourise", variant="primary", elem_id="run")
     return dict(mode=mode, uploads=uploads, weights=weights, shelf=shelf, chosen=chosen, colours=colours,
-                strength=strength, run=run)
+                strength=strength, coherence=coherence, run=run)
 
 
 def result_panel() -> dict[str, gr.components.Component | list[gr.components.Component]]:
@@ -144,7 +147,8 @@ def wire_colourise(page: SimpleNamespace, handlers: Handlers) -> None:
         pair = [(before, result.file)] if HAS_SLIDER else [before, result.file]
         return *pair, result.file, result.caption
 
-    inputs = [page.photo, page.mode, page.uploads, page.weights, page.chosen, page.colours, page.strength, page.hints]
+    inputs = [page.photo, page.mode, page.uploads, page.weights, page.chosen, page.colours, page.strength, page.hints,
+              page.coherence]
     page.run.click(on_run, inputs, [*page.comparison, page.download, page.caption], api_name="colorize",
                    concurrency_limit=1)
 

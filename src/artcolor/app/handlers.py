@@ -18,8 +18,10 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from ..inputs.images import ImageError, alpha_of, gray_image, luminance_plane, open_image, save_atomic
-from ..inference import Colorizer, palette_image
+from ..inputs.checks import parse_blend_weights
+from ..inputs.images import ImageError, alpha_of, gray_image, luminance_plane, open_image, palette_image, save_atomic
+from ..inference import Colorizer
+from ..inference.request import ColorizeRequest, prepare_job
 from . import hinting
 from .hinting import View
 from .presets import Reference
@@ -44,21 +46,6 @@ def _user_error(e: Exception, *paths: str | None) -> gr.Error:
     for path in filter(None, paths):
         message = message.replace(str(path), Path(path).name)
     return gr.Error(message)
-
-
-def parse_weights(text: str | None, n_references: int) -> list[float] | None:
-    """'1, 2' -> [1.0, 2.0]; empty -> None (equal weights)."""
-    if not text or not text.strip():
-        return None
-    try:
-        weights = [float(v) for v in re.split(r"[,\s]+", text.strip())]
-    except ValueError:
-        raise gr.Error(f"Blend weights must be numbers such as '1, 2', got {text!r}") from None
-    if len(weights) != n_references:
-        raise gr.Error(f"{len(weights)} blend weights for {n_references} reference images: give one per image")
-    if min(weights) < 0 or sum(weights) <= 0:
-        raise gr.Error(f"Blend weights must be non-negative with a positive sum, got {text!r}")
-    return weights
 
 
 class Handlers:
@@ -102,7 +89,10 @@ class Handlers:
         if mode == UPLOADS:
             if not uploads:
                 raise gr.Error("Upload one or more reference images, or choose another kind of reference")
-            blend = parse_weights(weights, len(uploads))
+            try:
+                blend = parse_blend_weights(weights, len(uploads), "blend weights")
+            except ValueError as e:
+                raise gr.Error(str(e)) from None
             return [self._open(p) for p in uploads], blend, f"{len(uploads)} reference image(s)"
         if mode == GALLERY:
             if chosen is None or not 0 <= int(chosen) < len(self.references):
@@ -117,23 +107,27 @@ class Handlers:
         raise gr.Error(f"unknown reference kind {mode!r}; choose one of {', '.join(MODES)}")
 
     def run(self, photo: str | None, mode: str, uploads: list[str] | None, weights: str | None,
-            chosen: int | None, colours: str | None, strength: float, hints: list | None = None) -> Result:
+            chosen: int | None, colours: str | None, strength: float, hints: list | None = None,
+            coherence: float | None = None) -> Result:
         """The Colourise button: the photo in the chosen reference; `hints`: [x, y, colour] in the
-        photo's pixels, or None."""
+        photo's pixels, or None; `coherence`: None for the model's."""
         if photo is None:
             raise gr.Error("Upload a photo first")
         start = time.perf_counter()
         styles, blend, described = self.references_for(mode, uploads, weights, chosen, colours)
         try:
             y, alpha = self.colorizer.prepare(photo)  # its luminance is the page's gray image too
-            style = self.colorizer.encode_style(styles, strength, blend)
-            colour = self.colorizer.colorize_plane(y, alpha, style, hints or None)
+            request = ColorizeRequest(style=styles, style_weights=blend, strength=strength, hints=hints or None,
+                                      max_pixels=self.colorizer.max_pixels, coherence=coherence)
+            job = prepare_job(request, colorizer=self.colorizer)  # the model loaded once, at start-up
+            colour = job.colorizer.colorize_plane(y, alpha, job.style, request.hints)
         except (ImageError, ValueError) as e:
             raise _user_error(e, photo, *(uploads or [])) from None
         file = self._save(colour, f"{Path(photo).stem}-artcolor.png")
         seconds = time.perf_counter() - start
         described += f" · {len(hints)} hint(s)" if hints else ""
-        caption = f"{colour.width}×{colour.height} · {described} · strength {strength:.2f} · {seconds:.1f} s"
+        coherent = f" · coherence {job.colorizer.options.coherence:.2f}" if request.referenced else ""
+        caption = f"{colour.width}×{colour.height} · {described} · strength {strength:.2f}{coherent} · {seconds:.1f} s"
         return Result(gray_image(y), colour, file, caption)
 
     def as_file(self, image: Image.Image | None, name: str) -> str | None:

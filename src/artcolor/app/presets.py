@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from ..inputs.images import ImageError, list_images, open_image, rgb_array
-from ..inference import palette_image
+from ..inputs.images import palette_image
 
 PALETTES: dict[str, tuple[str, ...]] = {
     "Terracotta": ("#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51"),

@@ -11,11 +11,12 @@ import click
 from tqdm import tqdm
 
 from . import WEIGHTS_HELP, colorize_ray, fail, hint_args
-from ..inputs.checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, blend_weights, finite_number
-from ..inputs.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, list_images, save_atomic
-from ..inference.backend import MIXED_FROM, auto_backend
-from ..inference.jobs import colorize_image, output_name
-from ..video.codec import VIDEO_SUFFIXES, is_video
+from ..inputs.checks import MAX_SIZE, MAX_STRENGTH, MIN_SIZE, PredictionError, finite_number, parse_blend_weights
+from ..inputs.images import DEFAULT_MAX_PIXELS, ImageError, palette_image, save_atomic
+from ..inference.backend import MIXED_FROM
+from ..inference.jobs import plan
+from ..inference.request import ColorizeRequest, RequestError, prepare_job
+from ..video.codec import is_video
 from .image_jobs import run_jobs
 from .video_jobs import video_job
 
@@ -30,6 +31,9 @@ MAX_LOCAL_WORKERS = 64  # files in flight in one process; a cluster's workers ma
 @click.option("--palette", default=None, help="Reference as colours: '#264653,#e9c46a,...'.")
 @click.option("--strength", default=1.0, show_default=True, type=float, callback=lambda ctx, param, v: _strength(v),
               help=f"0 = automatic, 1 = reference, up to {MAX_STRENGTH:g}.")
+@click.option("--coherence", default=None, type=click.FloatRange(0.0, 1.0),
+              help="With a reference: how strongly each object keeps one colour family, 0 (the palette pixel by "
+                   "pixel) to 1 (object by object) (default: the model's, 1 for the bundled one).")
 @click.option("--size", default=None, type=click.IntRange(MIN_SIZE, MAX_SIZE),
               help="Working short side (default: training size).")
 @click.option("--weights", default=None, metavar="DIR|hf://ORG/NAME", help=WEIGHTS_HELP)
@@ -54,40 +58,28 @@ MAX_LOCAL_WORKERS = 64  # files in flight in one process; a cluster's workers ma
               help="Videos: the encoder's constant quality (lower: better, larger).")
 @colorize_ray.options
 @click.pass_context
-def command(ctx, inputs, out, style, style_weights, palette, strength, size, weights, method, device, backend,
+def command(ctx, inputs, out, style, style_weights, palette, strength, coherence, size, weights, method, device, backend,
             max_pixels, overwrite, codec, crf, hint_texts, hints_file, workers, engine, **ray_flags):
     """Colourise INPUTS (files or folders, recursive) into OUT, mirroring their relative paths.
 
     With --engine ray, INPUTS and OUT may be fsspec URLs (s3://, gs://, ...), and a manifest of every
     file, failures with their reasons, is written beside the outputs.
     """
-    from ..inference import palette_image
-    from ..inference import PredictionError
-
-    styles = [str(s) for s in style]
-    if palette:
-        try:
-            styles.append(palette_image(palette.split(",")))
-        except ValueError as e:
-            fail(f"--palette: {e}")
-    weights_list = _parse_weights(style_weights, len(styles))
+    styles = _styles(style, palette)
     hints, hint_labels = hint_args.parse(hint_texts, hints_file, max_pixels)
+    request = ColorizeRequest.from_options(ctx.params, output=out, style=styles, hints=hints, hint_labels=hint_labels,
+                                           style_weights=_parse_weights(style_weights, len(styles)))
     colorize_ray.check_flags(ctx, engine)
     if engine == "ray":
-        colorize_ray.run(ctx, inputs, out, styles, weights_list, strength, hints, hint_labels, weights=weights,
-                         size=size, max_pixels=max_pixels, overwrite=overwrite, device=device, backend=backend,
-                         workers=workers, **ray_flags)
+        colorize_ray.run(ctx, request)
     if workers > MAX_LOCAL_WORKERS:
         raise click.BadParameter(f"at most {MAX_LOCAL_WORKERS} with --engine local, got {workers}",
                                  param_hint="'--workers'")
-    inputs, out = [Path(item) for item in inputs], Path(out)
-    jobs = _plan(inputs, out, overwrite)
+    jobs = _plan(request)
     hint_args.check(hints, hint_labels, jobs, method)
     rank, world = _rank_and_world()
     jobs = jobs[rank::world]
-    backend = _pick_backend(backend, jobs, bool(styles) and strength > 0) if method == "model" else backend
-    colorize_one, colorize_video = _make_colorizer(method, weights, device, backend, max_pixels, size, styles,
-                                                   weights_list, strength, hints, hint_labels)
+    colorize_one, colorize_video = _make_colorizer(method, request, jobs)
     video_one = video_job(colorize_video, codec, crf, {dst.suffix for src, dst in jobs if dst and is_video(src)})
 
     def work(src, dst):
@@ -113,18 +105,22 @@ def command(ctx, inputs, out, style, style_weights, palette, strength, size, wei
     raise SystemExit(1 if failed else 0)
 
 
+def _styles(style, palette) -> list:
+    """--style files, then the --palette as an image."""
+    styles = [str(s) for s in style]
+    if palette:
+        try:
+            styles.append(palette_image(palette.split(",")))
+        except ValueError as e:
+            fail(f"--palette: {e}")
+    return styles
+
+
 def _parse_weights(text, n_styles):
-    if text is None:
-        return None
     try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint="'--style-weights'") from None
-    try:
-        blend_weights("--style-weights", values, n_styles)
+        return parse_blend_weights(text, n_styles)
     except ValueError as e:  # a usage error (exit 2), like any other bad number
         raise click.BadParameter(str(e), param_hint="'--style-weights'") from None
-    return values
 
 
 def _strength(value):
@@ -134,33 +130,19 @@ def _strength(value):
         raise click.BadParameter(str(e), param_hint="'--strength'") from None
 
 
-def _plan(inputs, out, overwrite):
-    """(input, output-or-None-if-skipped) pairs; refuses to write over any input."""
-    for item in inputs:
-        if not item.exists():
-            fail(f"{item}: no such file or folder")
-    jobs = []
-    out_root, found = out.resolve(), []
-    for item in inputs:
-        # an output folder nested inside an input folder holds earlier results, not inputs
-        nested = item.is_dir() and item.resolve() != out_root
-        found += [(p, rel) for p, rel in list_images([item], IMAGE_SUFFIXES | VIDEO_SUFFIXES)
-                  if not (nested and out_root in p.resolve().parents)]
-    sources = {p.resolve() for p, _ in found}
-    for src, rel in found:
-        dst = out / output_name(rel, is_video(src))
-        if dst.resolve() in sources:
-            fail(f"{dst}: output would overwrite an input; choose another output folder")
-        jobs.append((src, None if dst.exists() and not overwrite else dst))
-    return jobs
+def _plan(request: ColorizeRequest) -> list[tuple[Path, Path | None]]:
+    """(input, output-or-None-if-skipped) pairs (`jobs.plan`); refuses to write over any input."""
+    try:
+        jobs = plan(request.inputs, request.output, request.overwrite)
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    return [(Path(job.src), None if job.state == "skipped" else Path(job.dst)) for job in jobs]
 
 
-def _pick_backend(backend, jobs, referenced):
-    """--backend auto -> what `auto_backend` says for the files to do; any other name as it is."""
-    if backend != "auto":
-        return backend
+def _work(jobs) -> tuple[int, bool]:
+    """The files to do (not skipped) and whether a film is among them: what --backend auto reads."""
     todo = [src for src, dst in jobs if dst is not None]
-    return auto_backend(len(todo), referenced, film=any(is_video(src) for src in todo))
+    return len(todo), any(is_video(src) for src in todo)
 
 
 def _rank_and_world():
@@ -168,34 +150,28 @@ def _rank_and_world():
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def _make_colorizer(method, weights, device, backend, max_pixels, size, styles, style_weights, strength,
-                    hints=None, hint_labels=None):
+def _make_colorizer(method, request: ColorizeRequest, jobs):
+    """(colourise one image, colourise one clip or None) for the method; the model's job prepared
+    once (`request.prepare_job`), --backend auto decided for the files to do."""
     if method != "model":
         from ..evaluation import baselines
 
         try:
-            return baselines.make(method, styles, style_weights=style_weights, max_pixels=max_pixels), None
+            return baselines.make(method, list(request.style), style_weights=request.style_weights,
+                                  max_pixels=request.max_pixels), None
         except ValueError as e:  # ImageError included: an unreadable reference, or none given
             fail(str(e))
-    from ..inference import Colorizer, pick_device
-
-    dev = pick_device(device)
-    if dev.type == "cuda" and "LOCAL_RANK" in os.environ:
-        dev = f"cuda:{os.environ['LOCAL_RANK']}"
     try:
-        colorizer = Colorizer.load(weights, device=dev, max_pixels=max_pixels, size=size, backend=backend)
-        vector = colorizer.encode_style(styles or None, strength, style_weights)
-    except (FileNotFoundError, ValueError) as e:
+        job = prepare_job(request, *_work(jobs))
+    except RequestError as e:
+        raise click.UsageError(str(e)) from None
+    except (FileNotFoundError, ValueError, ImportError) as e:
         fail(str(e))
-    except ImportError as e:
-        fail(f"--backend {backend} needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
-    hint_args.check(hints, hint_labels, [], method, colorizer.config.hints)  # the inputs were checked
-    if colorizer.backend.name == "mixed" and not vector.automatic:
-        path = colorizer.backend.cache_path
+    if job.colorizer.backend.name == "mixed" and not job.style.automatic:
+        path = job.colorizer.backend.cache_path
         if not path.is_file():  # a silent pause of seconds would look like a hang
             click.echo(f"artcolor: exporting the network to ONNX for --backend mixed, once (cached in {path.parent})",
                        err=True)
     from ..video import colorize_video  # PyAV is needed once a video is opened, not before
 
-    return (functools.partial(colorize_image, colorizer, style=vector, hints=hints, hint_labels=hint_labels),
-            functools.partial(colorize_video, colorizer=colorizer, style=vector, progress=None))
+    return job, functools.partial(colorize_video, colorizer=job.colorizer, style=job.style, progress=None)

@@ -45,8 +45,9 @@ def check_flags(ctx: click.Context, engine: str) -> None:
                                    f"not --engine {engine}")
 
 
-def run(ctx: click.Context, inputs, out: str, styles, weights_list, strength, hints, hint_labels, **kw) -> None:
-    """Colourise on Ray, report each failure as it comes, print the summary; exit 1 if any file failed."""
+def run(ctx: click.Context, request) -> None:
+    """Colourise a `ColorizeRequest` on Ray with the command's Ray flags, report each failure as it
+    comes, print the summary; exit 1 if any file failed."""
     try:
         from ..cluster import colorize_on_ray
         from ..cluster.engine import import_ray
@@ -54,23 +55,23 @@ def run(ctx: click.Context, inputs, out: str, styles, weights_list, strength, hi
         import_ray()
     except ImportError as e:
         fail(str(e))
+    from ..inference.request import RequestError
+
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # the bar below says how far it is
-    workers = kw["workers"] if ctx.get_parameter_source("workers") != ParameterSource.DEFAULT else None
+    flags = ctx.params
+    workers = flags["workers"] if ctx.get_parameter_source("workers") != ParameterSource.DEFAULT else None
     try:
-        result = colorize_on_ray(
-            list(inputs), out, weights=kw["weights"], style=styles or None, strength=strength,
-            style_weights=weights_list, hints=hints, hint_labels=hint_labels, size=kw["size"],
-            max_pixels=kw["max_pixels"], overwrite=kw["overwrite"], device=kw["device"], backend=kw["backend"],
-            address=kw["ray_address"], num_cpus=kw["num_cpus"], num_gpus=kw["num_gpus"], workers=workers,
-            batch_size=kw["batch_size"], report=_report)
-    except (FileNotFoundError, ValueError) as e:
+        result = colorize_on_ray(request, address=flags["ray_address"], num_cpus=flags["num_cpus"],
+                                 num_gpus=flags["num_gpus"], workers=workers, batch_size=flags["batch_size"],
+                                 report=_report)
+    except RequestError as e:
+        raise click.UsageError(str(e)) from None
+    except (FileNotFoundError, ValueError, ImportError) as e:  # ImportError: the onnx extra, named
         fail(str(e))
-    except ImportError as e:
-        fail(f"--backend {kw['backend']} needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
     except ray_error() as e:  # the job itself stopped (a worker that cannot start, the cluster lost)
         fail(f"the Ray job stopped: {e}")
     click.echo(f"{result.done} colourised, {result.failed} failed, {result.skipped} skipped "
-               f"(exists; --overwrite replaces) -> {out}")
+               f"(exists; --overwrite replaces) -> {request.output}")
     click.echo(f"manifest: {result.manifest}; Ray start-up {result.startup_s:.1f} s, run {result.run_s:.1f} s")
     raise SystemExit(1 if result.failed else 0)
 

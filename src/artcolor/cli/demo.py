@@ -36,20 +36,22 @@ def command(host, port, weights, styles, max_upload_mb, max_pixels, device, back
         from ..app import build_app, gallery, launch
     except ImportError as e:
         fail(f"the web app needs the app extra: pip install 'artcolor[app]' ({e})")
-    from ..inference import Colorizer
     from ..inference.backend import onnx_installed
+    from ..inference.request import ColorizeRequest, load_colorizer, onnx_missing
 
     if backend == "auto":  # a server colourises many times: the graph's load pays
         backend = "mixed" if onnx_installed() else "torch"
     try:
-        colorizer = Colorizer.load(weights, device=device, max_pixels=max_pixels, backend=backend)
+        colorizer = load_colorizer(ColorizeRequest(weights=weights, device=device, max_pixels=max_pixels,
+                                                   backend=backend))
         if colorizer.backend.name == "mixed":
             click.echo("artcolor demo: loading the network's ONNX graph (exported once, then cached)")
-            colorizer.backend.reference_graph()  # now, not on a visitor's first click
-    except (FileNotFoundError, ValueError) as e:
+            try:
+                colorizer.backend.reference_graph()  # now, not on a visitor's first click
+            except ImportError as e:
+                raise onnx_missing(f"backend {backend!r}", e) from None
+    except (FileNotFoundError, ValueError, ImportError) as e:  # ImportError: the onnx extra, named
         fail(str(e))
-    except ImportError as e:
-        fail(f"--backend {backend} needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
     references = gallery(styles)
     click.echo(f"artcolor demo: {len(references)} gallery references; http://{host}:{port} (Ctrl+C stops)")
     try:

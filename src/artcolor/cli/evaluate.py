@@ -38,8 +38,15 @@ COMPOSITIONS = ("transfer", "match")  # baselines built on a model's parts (eval
                    "reframed: that mode alone; hints: colour hints "
                    "sampled from the ground truth (a model with hint inputs); "
                    "reference: every mode with a reference; all: every mode.")
+@click.option("--coherence", default=None, type=click.FloatRange(0.0, 1.0),
+              help="The model's coherence with a reference (default: its own; see `artcolor colorize --coherence`).")
+@click.option("--sheet", type=click.Path(path_type=Path),
+              help="Also write a contact sheet (JPEG or PNG): input, painting, the output beside its baselines "
+                   "(the model at coherence 0, transfer, welsh), ground truth, for --sheet-rows pairs.")
+@click.option("--sheet-rows", default=8, show_default=True, type=click.IntRange(min=1), help="Rows of the contact sheet.")
 @click.option("--table", is_flag=True, help="Instead: print one table of the results.json files given as arguments.")
-def command(tables, photos, paintings, weights, preset, method, k, n_photos, size, name, out, device, mode, table):
+def command(tables, photos, paintings, weights, preset, method, k, n_photos, size, name, out, device, mode, coherence,
+            sheet, sheet_rows, table):
     """Evaluate automatic, self-reference and painting-reference colourisation; print a Markdown table.
 
     \b
@@ -63,6 +70,12 @@ def command(tables, photos, paintings, weights, preset, method, k, n_photos, siz
     if paintings is None and set(MODE_SETS[mode]) & set(READ_PAINTINGS):
         fail(f"--mode {mode} needs --paintings")
     subject, label = _subject(method, weights, preset, device)
+    if coherence is not None:
+        if method != "model":
+            fail("--coherence is the model's option: it needs --method model")
+        subject, label = subject.using(coherence=coherence), f"{label}, coherence {coherence:g}"
+    if sheet is not None:
+        _sheet(sheet, subject, method, photos, paintings, k, size, sheet_rows, label)
     result = _run(subject, photos, paintings, k, n_photos, size, MODE_SETS[mode])
     result["name"] = name or label
     click.echo(report.markdown_table([result]))
@@ -108,3 +121,27 @@ def _run(subject, photos, paintings, k, n_photos, size, modes):
         fail(f"{e}; evaluation needs the eval extra: pip install 'artcolor[eval]'")
     except (FileNotFoundError, ImageError, ValueError) as e:
         fail(str(e))
+
+
+def _sheet(path: Path, subject, method: str, photos: Path, paintings: Path | None, k: int, size: int, rows: int, label: str):
+    """Write the contact sheet of `subject` beside its baselines (`evaluation.sheet`)."""
+    from ..evaluation.compositions import method as composition
+    from ..evaluation.harness import as_method, load_folder
+    from ..evaluation.sheet import contact_sheet
+    from ..inputs.images import save_atomic
+
+    if paintings is None:
+        fail("--sheet needs --paintings")
+    methods = [as_method(subject)]
+    methods[0].name = label
+    if method == "model":
+        pixelwise = as_method(subject.using(coherence=0.0))
+        pixelwise.name = "coherence 0"
+        methods += [pixelwise] + ([composition("transfer", subject)] if subject.config.encoder != "none" else [])
+    methods.append(as_method("welsh"))
+    try:
+        image = contact_sheet(methods, load_folder(photos, rows, size), load_folder(paintings, k, size), rows)
+        save_atomic(image, path)
+    except (FileNotFoundError, ValueError, OSError) as e:
+        fail(f"--sheet: {e}")
+    click.echo(f"wrote {path}")

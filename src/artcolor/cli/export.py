@@ -22,11 +22,13 @@ def command(out, fmt, weights, preset, opset):
     null_style.npy and config.json: what `artcolor.onnx.OnnxColorizer(OUT)` needs to colourise with
     onnxruntime alone, no PyTorch.
     """
+    from ..inference.request import onnx_missing
+
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError as e:
-        fail(f"ONNX export needs the onnx extra: pip install 'artcolor[onnx]' ({e})")
+        fail(str(onnx_missing("ONNX export", e)))
     from ..inference.export import export_model
     from ..inference.export_checks import EXPORT_TOLERANCE, PSNR_FLOOR, check_export
     from ..inference import Colorizer
@@ -39,7 +41,7 @@ def command(out, fmt, weights, preset, opset):
         colorizer = Colorizer.from_preset(preset) if preset else Colorizer.load(weights, device="cpu")
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
-    export_model(colorizer.net, out, opset=opset)
+    export_model(colorizer.net, out, opset=opset, options=colorizer.options)
     checks = check_export(colorizer.net, out)
     size = sum(p.stat().st_size for p in out.iterdir()) / 1e6
     click.echo(f"wrote {out}/ ({size:.2f} MB, opset {opset}): {', '.join(sorted(p.name for p in out.iterdir()))}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ..inputs.hints import NO_HINTS, oriented_size, points, read_hints_file, resolve
+from ..inputs.hints import oriented_size, points, read_hints_file, resolve
 from ..inputs.images import ImageError
 
 HINT_HELP = "A colour hint at pixel X, Y of the input (R: radius in pixels); repeatable."
@@ -37,14 +37,13 @@ def parse(hint_texts: tuple[str, ...], hints_file: Path | None, max_pixels: int 
     return items + loaded, labels
 
 
-def check(hints, labels, jobs, method: str, takes_hints: bool | None = None) -> None:
-    """Hints against every image input's size (videos take none) and against the method and model."""
+def check(hints, labels, jobs, method: str) -> None:
+    """Hints against every image input's size (videos take none) and against the method (the model
+    is checked when the job is prepared: `request.prepare_job`)."""
     if hints is None:
         return
     if method != "model":
         raise click.UsageError(f"--hint/--hints need --method model; {method} takes no colour hints")
-    if takes_hints is False:
-        raise click.UsageError(NO_HINTS)
     from ..video.codec import is_video
 
     for src, dst in jobs:

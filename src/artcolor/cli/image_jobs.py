@@ -9,14 +9,13 @@ work on the device. Setting ARTCOLOR_DEVICE_PATH=1 takes that way on the CPU too
 
 from __future__ import annotations
 
-import functools
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..inference.jobs import colorize_image
+from ..inference.request import PreparedJob
 from ..video.codec import is_video
 
 Job = tuple[Path, "Path | None"]
@@ -29,7 +28,7 @@ def run_jobs(jobs: Iterable[Job], work: Callable[[Path, Path], None], errors: tu
     A job whose dst is None (skipped) is passed through. An exception in `errors` is that file's
     failure and the rest go on; any other is raised. At most 2 x `workers` files are in flight, so
     memory stays bounded; `workers=1` is one file at a time, in this thread. `colorize_one`: the
-    run's `colorize_image` partial, which the batched way takes over when `batched_run` says so.
+    run's prepared job (`request.PreparedJob`), which the batched way takes over when `batched_run` says so.
     """
     jobs = list(jobs)
     batched = batched_run(colorize_one, jobs)
@@ -45,10 +44,10 @@ def run_jobs(jobs: Iterable[Job], work: Callable[[Path, Path], None], errors: tu
 def batched_run(colorize_one: Callable | None, jobs: list[Job]):
     """(colorizer, style) when the run's photos go the batched way: the network on an accelerator (or
     ARTCOLOR_DEVICE_PATH=1), photos only, no hints; else None."""
-    if not (isinstance(colorize_one, functools.partial) and colorize_one.func is colorize_image):
+    if not isinstance(colorize_one, PreparedJob):
         return None
-    colorizer, keywords = colorize_one.args[0], colorize_one.keywords
-    if keywords.get("hints") is not None or any(is_video(src) for src, _ in jobs):
+    colorizer = colorize_one.colorizer
+    if colorize_one.request.hints is not None or any(is_video(src) for src, _ in jobs):
         return None
     if getattr(colorizer.backend, "name", None) != "torch":
         return None
@@ -56,7 +55,7 @@ def batched_run(colorize_one: Callable | None, jobs: list[Job]):
 
     if accelerator(colorizer.backend) is None and os.environ.get("ARTCOLOR_DEVICE_PATH") != "1":
         return None
-    return colorizer, keywords["style"]
+    return colorizer, colorize_one.style
 
 
 def _threaded(jobs, work, errors, workers):

@@ -18,14 +18,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..inference.backend import auto_backend, check_backend
+from ..inference.jobs import FileJob, plan
+from ..inference.request import ColorizeRequest, prepare_job
 from ..inputs.checks import integer
-from ..inputs.images import DEFAULT_MAX_PIXELS, ImageLike
-from .files import FileJob, plan, write_manifest
+from .files import write_manifest
 from .worker import ColorizeFiles, WorkerSettings
 
 RAY_FLOOR = (2, 58)  # the oldest Ray the tests ran on
 INSTALL = "pip install 'artcolor[ray]'"
+VIDEO_REASON = "a video: --engine ray colourises images; run videos with the local engine"
 DIED = "its worker died on every retry ({error}); the file is left for the next run"
 
 
@@ -62,26 +63,25 @@ def import_ray():
     return ray
 
 
-def colorize_on_ray(inputs: Sequence[str], output: str, *, weights: str | None = None,
-                    style: ImageLike | Sequence[ImageLike] | None = None, strength: float = 1.0,
-                    style_weights: Sequence[float] | None = None, hints=None, hint_labels: list[str] | None = None,
-                    size: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS, overwrite: bool = False,
-                    device: str = "auto", backend: str = "torch", address: str | None = None, num_cpus: float = 1,
-                    num_gpus: float = 0, workers: int | None = None, batch_size: int = 4, retries: int = 3,
-                    storage_options: dict | None = None, progress: bool = True,
-                    report: Callable[[str, str], None] | None = None) -> RayRun:
-    """Colourise `inputs` (files or folders; paths or fsspec URLs) into the folder `output`, mirrored.
+def colorize_on_ray(request: ColorizeRequest | Sequence[str], output: str | None = None, *,
+                    address: str | None = None, num_cpus: float = 1, num_gpus: float = 0, workers: int | None = None,
+                    batch_size: int = 4, retries: int = 3, storage_options: dict | None = None, progress: bool = True,
+                    report: Callable[[str, str], None] | None = None, **settings) -> RayRun:
+    """Colourise a `ColorizeRequest`'s inputs (files or folders; paths or fsspec URLs) into its output
+    folder, mirrored; or `inputs` and `output` with the request's other fields as keywords
+    (`colorize_on_ray(["s3://scans"], "s3://colour", style="painting.jpg", weights=...)`).
 
     The same model, style, strength and hints give the same pixels as `artcolor colorize` without
     Ray. `address`: a running cluster (`HOST:PORT`, `auto`); None joins the Ray this
     process already started, or starts one on this machine. Each worker (actor) takes `num_cpus` CPUs
     and `num_gpus` GPUs; `workers` of them at most (default: as many as the cluster fits), each given
-    `batch_size` file names at a time. `backend`: torch, onnxruntime, mixed, or auto (mixed for a
-    reference over many files where the onnx extra is installed: `inference.backend.auto_backend`).
+    `batch_size` file names at a time. The request's `backend`: torch, onnxruntime, mixed, or auto
+    (mixed for a reference over many files where the onnx extra is installed: `request.choose_backend`).
     `report(src, reason)` is called for each failure as it comes.
     Raises ValueError on a bad argument, FileNotFoundError on a missing input or model, ImportError
     without Ray.
     """
+    request = _request(request, output, settings)
     if not (math.isfinite(num_cpus) and num_cpus > 0):
         raise ValueError(f"num_cpus must be a positive number, got {num_cpus}")
     if not (math.isfinite(num_gpus) and num_gpus >= 0):
@@ -89,13 +89,9 @@ def colorize_on_ray(inputs: Sequence[str], output: str, *, weights: str | None =
     batch_size, retries = integer("batch_size", batch_size, 1), integer("retries", retries, 0)
     workers = None if workers is None else integer("workers", workers, 1)
     ray = import_ray()
-    jobs = plan(inputs, output, overwrite, storage_options)
-    for job in jobs:
-        if job.state == "failed" and report is not None:
-            report(job.src, job.reason)
-    model, settings = _model_and_settings(weights, style, strength, style_weights, hints, hint_labels, size,
-                                          max_pixels, device, backend, max(1, int(num_cpus)), storage_options,
-                                          files=sum(job.state == "todo" for job in jobs))
+    jobs = _plan(request, storage_options, report)
+    model, worker_settings = _model_and_settings(request, max(1, int(num_cpus)), storage_options,
+                                                 files=sum(job.state == "todo" for job in jobs))
     start = time.perf_counter()
     started = _join_ray(ray, address)
     startup_s = time.perf_counter() - start
@@ -104,46 +100,56 @@ def colorize_on_ray(inputs: Sequence[str], output: str, *, weights: str | None =
         todo = [i for i, job in enumerate(jobs) if job.state == "todo"]
         pool = _pool_size(ray, workers, num_cpus, num_gpus, math.ceil(len(todo) / batch_size))
         options = dict(batch_size=batch_size, num_cpus=num_cpus, num_gpus=num_gpus, retries=retries)
-        finished = _run(ray, jobs, todo, ray.put(model), settings, pool, options, progress, report)
+        finished = _run(ray, jobs, todo, ray.put(model), worker_settings, pool, options, progress, report)
         run_s = time.perf_counter() - start - startup_s  # Ray's shutdown is start-up's counterpart, not the run's
     finally:  # also when stopped: what is done is done, the rest is pending for the next run
         if started:
             ray.shutdown()
         for job in jobs:
             job.state = "pending" if job.state == "todo" else job.state
-        manifest = write_manifest(jobs, output, storage_options)
+        manifest = write_manifest(jobs, request.output, storage_options)
     count = lambda state: sum(job.state == state for job in jobs)  # noqa: E731
     return RayRun(count("done"), count("failed"), count("skipped"), manifest, startup_s,
                   run_s, *((min(finished) - run_start, max(finished) - run_start) if finished else (None, None)),
                   [(job.src, job.reason) for job in jobs if job.state == "failed"])
 
 
-def _model_and_settings(weights, style, strength, style_weights, hints, hint_labels, size, max_pixels, device,
-                        backend, threads, storage_options, files=0):
+def _request(request, output: str | None, settings: dict) -> ColorizeRequest:
+    """A ColorizeRequest, or inputs with `output` and the request's fields as keywords -> one."""
+    if isinstance(request, ColorizeRequest):
+        request = request.replace(**settings, **({} if output is None else {"output": output}))
+    else:
+        request = ColorizeRequest(inputs=tuple(request), output=output, **settings)
+    if request.output is None:
+        raise ValueError("colorize_on_ray needs an output folder")
+    return request
+
+
+def _plan(request: ColorizeRequest, storage_options: dict | None, report) -> list[FileJob]:
+    """The run's files (`jobs.plan`), videos failed with their reason (the local engine runs them)."""
+    jobs = plan(request.inputs, request.output, request.overwrite, storage_options or {})
+    for job in jobs:
+        if job.video:
+            job.state, job.reason = "failed", VIDEO_REASON
+        if job.state == "failed" and report is not None:
+            report(job.src, job.reason)
+    return jobs
+
+
+def _model_and_settings(request: ColorizeRequest, threads: int, storage_options: dict | None, files: int = 0):
     """The network (on the CPU, to be shipped) and the worker settings with the run's style code;
-    backend "auto" is decided here, for the run's style and its `files` to do (`auto_backend`)."""
+    backend "auto" is decided here, for the run's style and its `files` to do (`request.prepare_job`)."""
     import torch
 
-    from ..inputs.hints import check_accepted
-    from ..inference import Colorizer
-
-    if backend != "auto":
-        check_backend(backend)
-    if backend not in ("auto", "torch"):
-        import onnx  # noqa: F401 (here, not in a worker that would fail to start)
-        import onnxruntime  # noqa: F401
     try:
-        if device != "auto":
-            torch.device(device)  # the name only: the workers, not this machine, need the device
+        if request.device != "auto":
+            torch.device(request.device)  # the name only: the workers, not this machine, need the device
     except RuntimeError as e:
         raise ValueError(f"device: {e}") from None
-    colorizer = Colorizer.load(weights, device="cpu", max_pixels=max_pixels, size=size)
-    check_accepted(colorizer.config.hints, [hints])
-    encoded = colorizer.encode_style(style, strength, style_weights)
-    if backend == "auto":
-        backend = auto_backend(files, referenced=not encoded.automatic)
-    return colorizer.net, WorkerSettings(encoded, device, size, max_pixels, backend, threads, hints, hint_labels,
-                                         dict(storage_options or {}))
+    job = prepare_job(request, files=files, ship=True)
+    return job.colorizer.net, WorkerSettings(job.style, request.device, request.size, request.max_pixels, job.backend,
+                                             threads, request.hints, request.hint_labels, dict(storage_options or {}),
+                                             job.colorizer.options)
 
 
 def _join_ray(ray, address: str | None) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..config import InferenceOptions
 from ..inputs.images import DEFAULT_MAX_PIXELS, decode_bytes
 from ..inference import Colorizer, Style
 from ..inference.jobs import colorize_image
@@ -37,6 +38,7 @@ class WorkerSettings:
     hints: object = None
     hint_labels: list[str] | None = None
     storage_options: dict = field(default_factory=dict)
+    options: InferenceOptions | None = None  # the driver's colorizer's (the model folder's, --coherence applied)
 
 
 class ColorizeFiles:
@@ -54,7 +56,7 @@ class ColorizeFiles:
         self.settings = settings
         torch.set_num_threads(settings.threads)
         self.colorizer = Colorizer(ray.get(model[0]), device=settings.device, size=settings.size,
-                                   max_pixels=settings.max_pixels, backend=settings.backend)
+                                   max_pixels=settings.max_pixels, backend=settings.backend, options=settings.options)
         self.device_batch = None
         if settings.hints is None and self.colorizer.backend.name == "torch":
             from ..inference.device_jobs import DeviceBatch

@@ -3,7 +3,7 @@
 Everything here is a pure function. Tensors are (*, C, H, W) with sRGB and linear RGB in [0, 1],
 L* in [0, 100] and a*, b* roughly in [-110, 110]. The conversions are kornia's; this module adds the
 luminance helpers the colouriser needs to keep the input's lightness exactly; the numpy look-up
-tables and gamut mapping for the full-resolution path are `srgb.py`'s, re-exported here.
+tables and gamut mapping for the full-resolution path are `srgb.py`'s.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from __future__ import annotations
 import torch
 from kornia.color import lab_to_rgb, linear_rgb_to_rgb, rgb_to_lab, rgb_to_linear_rgb, xyz_to_rgb
 
+from ..deprecation import moved
+
 # the numpy side (tables, L* from Y, gamut mapping) lives in srgb.py, which needs no torch
-from .srgb import (D65_WHITE, EPS_F, F_KNEE, F_SLOPE, LINEAR16_TO_SRGB8, SRGB8_TO_LINEAR, Y_WEIGHTS,  # noqa: F401
-                   encode_in_gamut, encode_linear16)
+from .srgb import D65_WHITE, EPS_F, F_KNEE, F_SLOPE, Y_WEIGHTS
 
 __all__ = [
     "rgb_to_lab",
@@ -25,7 +26,6 @@ __all__ = [
     "y_from_l",
     "lab_to_linear_rgb",
     "chroma_ratio",
-    "encode_in_gamut",
     "Y_WEIGHTS",
     "AB_SCALE",
 ]
@@ -75,3 +75,11 @@ def chroma_ratio(linear_rgb: torch.Tensor) -> torch.Tensor:
     """
     rgb = linear_rgb.clamp(min=0)  # out-of-gamut negatives would blow up in dark pixels
     return (rgb + _RATIO_EPS) / (luminance(rgb) + _RATIO_EPS)
+
+
+# once re-exported here; the numpy side's names live in srgb.py
+MOVED = dict.fromkeys(["LINEAR16_TO_SRGB8", "SRGB8_TO_LINEAR", "encode_in_gamut", "encode_linear16"], "artcolor.color.srgb")
+
+
+def __getattr__(name):
+    return moved(__name__, MOVED, name)

@@ -1,10 +1,11 @@
-"""Statistics of colour distributions, shared by the losses and the metrics: colourfulness, and the
-projections and quantiles that sliced Wasserstein distances compare."""
+"""Statistics of colour images, shared by the losses, the metrics and the export's check: PSNR,
+colourfulness, and the projections and quantiles that sliced Wasserstein distances compare."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 def projection_directions(n_proj: int = 64, generator: torch.Generator | None = None,
@@ -46,3 +47,20 @@ def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
     std = (rg.var(dim=1, unbiased=False) + yb.var(dim=1, unbiased=False)).sqrt()
     mean = (rg.mean(dim=1).pow(2) + yb.mean(dim=1).pow(2)).sqrt()
     return (std + 0.3 * mean).to(rgb.dtype)
+
+
+def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB of sRGB (B, 3, H, W) in [0, 1] -> (B,); identical images give inf."""
+    for x in (pred, target):
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected sRGB images of shape (B, 3, H, W), got {tuple(x.shape)}")
+    if pred.shape != target.shape:
+        raise ValueError(f"images differ in shape: {tuple(pred.shape)} vs {tuple(target.shape)}")
+    mse = (pred.double() - target.double()).pow(2).mean(dim=(1, 2, 3))
+    return (10 * torch.log10(1 / mse)).to(pred.dtype)
+
+
+def image_psnr(a, b) -> float:
+    """`psnr` (dB) of two 8-bit RGB images (PIL images or (H, W, 3) uint8 arrays); inf when equal."""
+    batch = lambda im: torch.from_numpy(np.asarray(im, np.float64) / 255).permute(2, 0, 1)[None]  # noqa: E731
+    return float(psnr(batch(a), batch(b))[0])

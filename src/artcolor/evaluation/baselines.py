@@ -8,7 +8,7 @@ target pixel takes the a*, b* of the sample whose feature is nearest its own.
 
 Both keep the input's lightness exactly in the same way as the model: colour is found at a working
 resolution (short side `size`), turned into a chroma ratio and laid over the full-resolution
-luminance by `artcolor.inference.recombine`.
+luminance by `artcolor.inference.pipeline.recombine`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from PIL import Image
 
 from ..color.lab import chroma_ratio, l_from_y, lab_to_linear_rgb, rgb_to_lab
 from ..inputs.images import DEFAULT_MAX_PIXELS, ImageLike, alpha_of, luminance_plane, open_image, rgb_array
-from ..inference import recombine, resize_short_side
+from ..inference.pipeline import recombine, resize_short_side
 
 __all__ = ["gray", "welsh", "welsh_reference", "welsh_ab", "WelshReference", "make", "METHODS"]
 

@@ -1,9 +1,10 @@
 """Two compositions of the bundled model's parts, no learning in either: the baselines a model that
 matches its reference is measured against (beside `welsh` and `gray`).
 
-- `transfer`: the automatic output, then its a*b* moved onto the reference's a*b* distribution by
-  sliced optimal transport (Pitie et al. 2005: quantile matching along rotating directions of the
-  a*b* plane), lightness kept. A global, monotone map: one object stays one colour family, and the
+- `transfer`: the automatic output, then its a*b* moved onto the reference's a*b* distribution (4096
+  of its pixels) by the product's sliced optimal transport (`correspondence.palette_transfer`:
+  Pitie et al. 2005, quantile matching along rotating directions of the a*b* plane, ranks read off
+  histograms), lightness kept. A global, monotone map: one object stays one colour family, and the
   output takes the reference's palette, wherever its colours belong.
 - `match`: Deep Exemplar-based Colorization's matching (He et al. 2018) untrained: the gray photo
   and the reference as gray through the model's ImageNet encoder, keys and warp as
@@ -14,46 +15,25 @@ matches its reference is measured against (beside `welsh` and `gray`).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..color.lab import chroma_ratio, lab_to_rgb, rgb_to_lab
 from ..inputs.images import rgb_array
-from ..inference import Colorizer, match_input, recombine
-from ..model.correspondence import Bank, encode_bank, match_keys, matched, warp
+from ..inference import Colorizer
+from ..inference.pipeline import match_input, recombine
+from ..model.correspondence import Bank, encode_bank, match_keys, matched, palette_transfer, warp
 from . import metrics
 from .harness import Method
 
-TRANSFER_ROUNDS = 8  # rounds of two orthogonal directions, each round turned by pi / (2 * rounds)
 TEMPERATURE = 0.01
 
 
-def sliced_transfer(ab: torch.Tensor, ref_ab: torch.Tensor, rounds: int = TRANSFER_ROUNDS) -> torch.Tensor:
-    """Points (N, 2) moved so their distribution matches the reference's points (M, 2): along each
-    direction, every point takes the reference quantile of its own rank (Pitie et al. 2005)."""
-    ab = ab.double().clone()
-    ref = ref_ab.double()
-    levels = (torch.arange(len(ab), dtype=torch.float64) + 0.5) / len(ab)
-    for r in range(rounds):
-        angle = math.pi / 2 * r / rounds
-        for d in (torch.tensor([math.cos(angle), math.sin(angle)]), torch.tensor([-math.sin(angle), math.cos(angle)])):
-            d = d.double()
-            p, q = ab @ d, (ref @ d).sort().values
-            target = torch.empty_like(p)
-            target[p.argsort()] = _interpolate(levels, q)  # the reference quantile at each point's rank
-            ab += (target - p)[:, None] * d
-    return ab.float()
-
-
-def _interpolate(levels: torch.Tensor, sorted_values: torch.Tensor) -> torch.Tensor:
-    """Quantiles in [0, 1] of sorted values, linearly interpolated."""
-    x = levels * (len(sorted_values) - 1)
-    low = x.floor().long().clamp(max=len(sorted_values) - 1)
-    high = (low + 1).clamp(max=len(sorted_values) - 1)
-    return sorted_values[low] + (x - low) * (sorted_values[high] - sorted_values[low])
+def pixel_bank(ab: torch.Tensor) -> Bank:
+    """Reference pixels' a*b* (N, 2) -> a bank of them, equally weighted and with no keys: all that
+    `palette_transfer` reads of a bank."""
+    return Bank(keys=ab.new_zeros(1, len(ab), 0), ab=ab[None], log_weight=ab.new_zeros(1, len(ab)))
 
 
 def transfer(colorizer: Colorizer, photo: np.ndarray, reference_ab: torch.Tensor | None) -> np.ndarray:
@@ -63,8 +43,8 @@ def transfer(colorizer: Colorizer, photo: np.ndarray, reference_ab: torch.Tensor
     if reference_ab is None:
         return auto
     lab = rgb_to_lab(torch.from_numpy(auto.copy()).permute(2, 0, 1)[None].float() / 255)  # (1, 3, H, W)
-    moved = sliced_transfer(lab[0, 1:].flatten(1).T, reference_ab).T.reshape(lab[0, 1:].shape)
-    rgb = lab_to_rgb(torch.cat([lab[:, :1], moved[None]], dim=1)).clamp(0, 1)
+    moved = palette_transfer(lab[:, 1:], pixel_bank(reference_ab))  # (1, 2, H, W)
+    rgb = lab_to_rgb(torch.cat([lab[:, :1], moved], dim=1)).clamp(0, 1)
     return (rgb[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 

@@ -37,16 +37,17 @@ from . import baselines
 from ..color.lab import rgb_to_lab
 from ..inputs.hints import HintSet
 from ..inputs.images import list_images, open_image, rgb_array
-from ..inference import Colorizer, resize_short_side
+from ..inference import Colorizer
+from ..inference.pipeline import resize_short_side
 from . import metrics
 from .hints_mode import with_hints
 from .paintings import N_PIXELS, against_paintings, pixels, to_tensor
+from .reframe import REFRAMED_AREA, reframe
 
 EVAL_SIZE = 256  # short side of every photo and painting during evaluation
 MODES = ("automatic", "self", "reframed", "paintings", "hints")
 READ_PAINTINGS = ("paintings", "hints")  # the modes that take references from the paintings folder
 STANDARD_MODES = ("automatic", "self", "reframed", "paintings")  # hints: on request (`--mode hints`)
-REFRAMED_AREA = 0.6  # share of the photo the reframed reference keeps
 
 
 @dataclass
@@ -122,16 +123,6 @@ def evaluate(method: Colorizer | str | Method, photos_dir: str | os.PathLike, pa
     }
 
 
-def reframe(rgb: np.ndarray, seed: int, index: int, area: float = REFRAMED_AREA) -> np.ndarray:
-    """The same scene taken otherwise: (H, W, 3) -> a crop of `area` of it (both sides scaled by
-    sqrt(area)) at a place drawn from (seed, index), mirrored left to right."""
-    h, w = rgb.shape[:2]
-    ch, cw = max(1, round(h * area ** 0.5)), max(1, round(w * area ** 0.5))
-    rng = np.random.default_rng([seed, index])
-    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    return np.ascontiguousarray(rgb[y:y + ch, x:x + cw][:, ::-1])
-
-
 def fidelity(m: Method, photos: list, mode: Literal["automatic", "self", "reframed"], seed: int = 0,
              progress: bool = False) -> dict:
     """Colourise each photo without a reference, with itself, or with itself reframed (`reframe`) as
@@ -140,7 +131,8 @@ def fidelity(m: Method, photos: list, mode: Literal["automatic", "self", "refram
         raise ValueError(f"mode must be 'automatic', 'self' or 'reframed', got {mode!r}")
     rows, seconds = [], 0.0
     for i, (_, gt) in enumerate(tqdm(photos, desc=f"{m.name} {mode}", disable=not progress, leave=False)):
-        reference = None if mode == "automatic" else gt if mode == "self" else reframe(gt, seed, i)
+        place = np.random.default_rng([seed, i])  # where the reframed reference's crop sits
+        reference = None if mode == "automatic" else gt if mode == "self" else reframe(gt, REFRAMED_AREA, place)
         start = time.perf_counter()
         out = m.colorize(gt, m.encode(reference))
         seconds += time.perf_counter() - start

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..color.lab import rgb_to_lab
-from ..color.statistics import colorfulness, projected_quantiles, projection_directions  # metrics too (in __all__)
+from ..color.statistics import colorfulness, projected_quantiles, projection_directions, psnr  # metrics too (in __all__)
 
 __all__ = [
     "psnr",
@@ -40,13 +40,6 @@ def _check_rgb(*images: torch.Tensor) -> None:
 
 
 # ---- fidelity to the ground truth
-
-
-def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Peak signal-to-noise ratio in dB of sRGB (B, 3, H, W) in [0, 1] -> (B,); identical images give inf."""
-    _check_rgb(pred, target)
-    mse = (pred.double() - target.double()).pow(2).mean(dim=(1, 2, 3))
-    return (10 * torch.log10(1 / mse)).to(pred.dtype)
 
 
 def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -189,6 +182,15 @@ def superpixels(rgb: np.ndarray, n_segments: int = 16) -> np.ndarray:
     from skimage.segmentation import slic
 
     return slic(rgb, n_segments=n_segments, compactness=10, start_label=0)
+
+
+def graph_segments(rgb: np.ndarray, scale: float = 300) -> np.ndarray:
+    """Felzenszwalb and Huttenlocher's graph-based segments of an sRGB (H, W, 3) uint8 image -> labels
+    (H, W) int: regions cut where colour changes, of any shape (SLIC's are compact and about equal in
+    size), a second measure of incoherence that no colouriser cuts its regions by."""
+    from skimage.segmentation import felzenszwalb
+
+    return felzenszwalb(rgb, scale=scale, sigma=0.8, min_size=20)
 
 
 def incoherence(rgb: torch.Tensor, labels: np.ndarray) -> float:

@@ -16,6 +16,7 @@ from . import metrics
 N_PIXELS = 4096  # pixels sampled per image for palette distances
 N_QUANTILES = 256  # quantiles kept per projection when many palettes are compared at once
 N_SUPERPIXELS = 16  # SLIC regions per ground truth for incoherence
+GRAPH_SCALE = 300  # Felzenszwalb's scale for the graph-based segments, the second measure of incoherence
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -40,8 +41,10 @@ def against_paintings(m, photos: list, paintings: list, seed: int = 0, progress:
     n, k = len(photos), len(paintings)
     ref_q = torch.stack([palette(to_tensor(rgb), n + j) for j, (_, rgb) in enumerate(paintings)])  # (K, P, Q)
     out_q = torch.empty(n, k, *ref_q.shape[1:])  # (N, K, P, Q)
-    l_ssim, colorful, incoherent, seconds = [], [], [], 0.0
-    regions = [metrics.superpixels(gt, N_SUPERPIXELS) for _, gt in photos]
+    l_ssim, colorful, seconds = [], [], 0.0
+    segmentations = {"incoherence": [metrics.superpixels(gt, N_SUPERPIXELS) for _, gt in photos],
+                     "incoherence_graph": [metrics.graph_segments(gt, GRAPH_SCALE) for _, gt in photos]}
+    incoherent = {key: [] for key in segmentations}
     for j, (_, painting) in enumerate(tqdm(paintings, desc=f"{m.name} paintings", disable=not progress, leave=False)):
         start = time.perf_counter()
         code = m.encode(painting)
@@ -53,7 +56,8 @@ def against_paintings(m, photos: list, paintings: list, seed: int = 0, progress:
             out_q[i, j] = palette(out, i)
             l_ssim.append(metrics.l_ssim(out, to_tensor(gt)).item())
             colorful.append(metrics.colorfulness(out).item())
-            incoherent.append(metrics.incoherence(out, regions[i]))
+            for key, regions in segmentations.items():
+                incoherent[key].append(metrics.incoherence(out, regions[i]))
     to_refs = metrics.pairwise_sliced_wasserstein(out_q.flatten(0, 1), ref_q).view(n, k, k)
     between_outputs = torch.stack([metrics.pairwise_sliced_wasserstein(q, q) for q in out_q])  # (N, K, K)
     between_refs = metrics.pairwise_sliced_wasserstein(ref_q, ref_q)
@@ -66,8 +70,14 @@ def against_paintings(m, photos: list, paintings: list, seed: int = 0, progress:
         "sensitivity": metrics.reference_sensitivity(between_outputs, between_refs),
         "l_ssim": float(np.mean(l_ssim)),
         "colorfulness": float(np.mean(colorful)),
-        "incoherence": float(np.nanmean(incoherent)) if not np.isnan(incoherent).all() else float("nan"),
-        "incoherence_gt": float(np.nanmean([metrics.incoherence(to_tensor(gt), r) for (_, gt), r in zip(photos, regions)])),
+        **{key: _mean(values) for key, values in incoherent.items()},
+        **{f"{key}_gt": _mean([metrics.incoherence(to_tensor(gt), r) for (_, gt), r in zip(photos, segmentations[key])])
+           for key in segmentations},
         "colorfulness_references": float(np.mean([metrics.colorfulness(to_tensor(p)).item() for _, p in paintings])),
         "seconds_per_image": seconds / (n * k),
     }
+
+
+def _mean(values: list[float]) -> float:
+    """The mean of what is not NaN (a gray output has no incoherence), NaN if nothing is."""
+    return float(np.nanmean(values)) if not np.isnan(values).all() else float("nan")

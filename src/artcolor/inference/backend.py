@@ -1,7 +1,7 @@
 """What `Colorizer` asks of whatever runs the network: two operations on numpy arrays.
 
     encode_reference(rgb, match_rgb) -> (style code (code_dim,), bank (keys, a*b*) or None)
-    predict_ratio(l, style, hints)   -> chroma ratio (B, 3, h, w)
+    predict_ratio(l, style, hints, options) -> chroma ratio (B, 3, h, w)
 
 `torch_backend.TorchBackend` runs the PyTorch network; `onnx_backend.OnnxBackend` runs an ONNX export
 on onnxruntime, without PyTorch; `mixed_backend.MixedBackend` runs each path on the faster of the two.
@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..config import ModelConfig
+from ..config import InferenceOptions, ModelConfig
 from .pipeline import Style
 
 BackendName = Literal["torch", "onnxruntime", "mixed"]
@@ -31,6 +31,11 @@ def check_backend(name: str) -> None:
     """A ValueError for a backend name that is not one of `BACKENDS`."""
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {name!r}")
+
+
+def option_vector(options: InferenceOptions | None, style: Style) -> np.ndarray:
+    """The inference options under a style as the network's `options` input (4,) float32."""
+    return np.asarray((options or InferenceOptions()).as_vector(style.strength), np.float32)
 
 
 def onnx_installed() -> bool:
@@ -52,6 +57,7 @@ class Backend(ABC):
     name: BackendName
     config: ModelConfig
     null_style: np.ndarray  # (code_dim,) float32: the style code of automatic colourisation
+    options: InferenceOptions = InferenceOptions()  # the model's own (an export's config.json), else the defaults
 
     @abstractmethod
     def encode_reference(self, rgb: np.ndarray, match_rgb: np.ndarray | None = None) -> tuple[np.ndarray, tuple | None]:
@@ -63,6 +69,8 @@ class Backend(ABC):
         """
 
     @abstractmethod
-    def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None) -> np.ndarray:
+    def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None,
+                      options: InferenceOptions | None = None) -> np.ndarray:
         """Working-size L* (B, 1, h, w) in [0, 100] (h, w multiples of `config.multiple`), one style for the
-        batch, hints (B, 3, h, w) or None -> the chroma ratio (B, 3, h, w) float32 (`color.chroma_ratio`)."""
+        batch, hints (B, 3, h, w) or None, the inference options (None: the defaults) -> the chroma ratio
+        (B, 3, h, w) float32 (`color.chroma_ratio`)."""

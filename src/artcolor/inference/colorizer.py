@@ -11,6 +11,8 @@ where PyTorch is not installed.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import tempfile
 from collections.abc import Sequence
@@ -23,6 +25,7 @@ from ..inputs.hints import HintSet, check_accepted, for_images
 from ..inputs.hints import resolve as resolve_hints
 from .hub import push_folder, resolve_model
 from ..inputs.images import DEFAULT_MAX_PIXELS, ImageLike, open_image, rgb_array
+from ..config import InferenceOptions
 from .backend import Backend, BackendName, check_backend
 from .pipeline import (Style, as_list, blend_style, hint_batch, match_input, prepare, recombine, reference_input,
                        working_l, working_size)
@@ -52,14 +55,18 @@ class Colorizer:
     `net`: a `ColorNet`, run by PyTorch on `device` (`backend="torch"`), exported in memory and run
     on onnxruntime (`backend="onnxruntime"`), or both on a CPU, each path on the faster (`backend="mixed"`:
     the U-Net under a reference on onnxruntime, the rest in PyTorch; `mixed_backend.py`); or a `Backend`
-    ready made (`onnx.OnnxColorizer` runs an export folder so).
+    ready made (`onnx.OnnxColorizer` runs an export folder so). `options`: how it maps its colours
+    onto a reference (`InferenceOptions`; None: the backend's, a model folder's own for `load`).
     """
 
     def __init__(self, net, device=None, size: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                 batch_size: int = 8, backend: BackendName = "torch"):
+                 batch_size: int = 8, backend: BackendName = "torch", options: InferenceOptions | None = None):
         check_backend(backend)
         self.backend: Backend = net if isinstance(net, Backend) else _backend_for(net, device, backend)
         self.config = self.backend.config
+        if options is not None and not isinstance(options, InferenceOptions):
+            raise TypeError(f"options must be InferenceOptions, got {type(options).__name__}")
+        self.options = options or self.backend.options
         self.size = self.config.image_size if size is None else integer("size", size, MIN_SIZE, MAX_SIZE)
         self.max_pixels = None if max_pixels is None else integer("max_pixels", max_pixels, 0)
         self.batch_size = integer("batch_size", batch_size, 1)
@@ -98,12 +105,12 @@ class Colorizer:
                 "no bundled model is installed with this copy of artcolor; "
                 "pass a model folder (--weights DIR) made by `artcolor train`"
             )
-        return cls(side.load_net(folder), **kwargs)
+        return cls(side.load_net(folder), **{"options": side.load_options(folder), **kwargs})
 
     def save(self, path: str | os.PathLike, dtype=None) -> None:
         """Write the model folder `path`: `config.json`, `model.safetensors` (weights as `dtype`, a torch
         dtype, float32 by default) and a model card `README.md`; `Colorizer.load(path)` reads it back."""
-        _torch_side().save_net(self.net, path, dtype)
+        _torch_side().save_net(self.net, path, dtype, self.options)
 
     def push_to_hub(self, repo_id: str, private: bool | None = None, token: str | None = None,
                     dtype=None, commit_message: str = "Upload artcolor model") -> str:
@@ -135,7 +142,7 @@ class Colorizer:
 
     def colorize(self, image: ImageLike | Sequence[ImageLike], style=None, strength: float = 1.0,
                  style_weights: Sequence[float] | None = None, size: int | None = None, hints=None,
-                 hint_labels: Sequence[str] | None = None):
+                 hint_labels: Sequence[str] | None = None, coherence: float | None = None):
         """Colourise one image (returns a PIL image) or a list of them (returns a list).
 
         `style`: a reference (path, PIL image or array; a palette from `palette_image`), a list of
@@ -149,6 +156,9 @@ class Colorizer:
         pixels are hints); only a hint colour's hue and chroma count. With a list of images, a list
         of one such entry (or None) per image. A bad hint is a ValueError naming it (by `hint_labels`,
         one name per hint, if given).
+
+        `coherence` in [0, 1] (None: the colorizer's `options`): with a reference, how strongly each
+        object keeps one colour family (1) rather than following the palette pixel by pixel (0).
         """
         single = not isinstance(image, (list, tuple))
         images = [image] if single else list(image)
@@ -157,30 +167,43 @@ class Colorizer:
         encoded = style if isinstance(style, Style) else self.encode_style(style, strength, style_weights)
         planes = [self.prepare(im) for im in images]
         resolved = [self._resolve(h, y, hint_labels) for h, (y, _) in zip(per_image, planes)]
-        outputs = self.colorize_planes(planes, encoded, size, resolved)
+        outputs = self.colorize_planes(planes, encoded, size, resolved, self.with_options(coherence=coherence))
         return outputs[0] if single else outputs
+
+    def using(self, **changes) -> "Colorizer":
+        """This colorizer (its backend shared) with its inference options changed (None values:
+        unchanged): `colorizer.using(coherence=0.5)`."""
+        other = copy.copy(self)
+        other.options = self.with_options(**changes)
+        return other
+
+    def with_options(self, **changes) -> InferenceOptions:
+        """The colorizer's inference options with `changes` (None values: unchanged), checked."""
+        return dataclasses.replace(self.options, **{k: v for k, v in changes.items() if v is not None})
 
     def prepare(self, image: ImageLike) -> tuple[np.ndarray, Image.Image | None]:
         """Decode an input into its luminance plane Y (H, W) float32 in [0, 1] and its alpha band (or None)."""
         return prepare(image, self.max_pixels)
 
     def colorize_plane(self, y: np.ndarray, alpha: Image.Image | None, style: Style, hints=None,
-                       size: int | None = None, hint_labels: Sequence[str] | None = None) -> Image.Image:
+                       size: int | None = None, hint_labels: Sequence[str] | None = None,
+                       options: InferenceOptions | None = None) -> Image.Image:
         """One prepared input (`prepare`'s luminance and alpha) in an encoded `style` -> its colour image;
-        `hints` as `colorize` takes them for one image."""
+        `hints` as `colorize` takes them for one image; `options`: None for the colorizer's."""
         check_accepted(self.config.hints, [hints])
-        return self.colorize_planes([(y, alpha)], style, size, [self._resolve(hints, y, hint_labels)])[0]
+        return self.colorize_planes([(y, alpha)], style, size, [self._resolve(hints, y, hint_labels)], options)[0]
 
     def _resolve(self, hints, y: np.ndarray, labels: Sequence[str] | None) -> HintSet | None:
         return resolve_hints(hints, y.shape[1], y.shape[0], self.max_pixels, labels)
 
     def colorize_planes(self, planes: list[tuple[np.ndarray, Image.Image | None]], style: Style,
-                        size: int | None = None, hints: Sequence[HintSet | None] | None = None) -> list[Image.Image]:
+                        size: int | None = None, hints: Sequence[HintSet | None] | None = None,
+                        options: InferenceOptions | None = None) -> list[Image.Image]:
         """Prepared inputs -> colour images; inputs of the same working size share a batch.
 
         `style`: from `encode_style`. `hints`: one `hints.HintSet` (from `hints.resolve`) or None per
-        input, or None for none. Raises PredictionError, rather than return a black image, if a
-        prediction is not finite.
+        input, or None for none. `options`: None for the colorizer's. Raises PredictionError, rather
+        than return a black image, if a prediction is not finite.
         """
         size = self.size if size is None else integer("size", size, MIN_SIZE, MAX_SIZE)
         hints = [None] * len(planes) if hints is None else list(hints)
@@ -195,7 +218,7 @@ class Colorizer:
                 batch = todo[start:start + self.batch_size]
                 l = np.concatenate([working_l(planes[i][0], shape) for i in batch])
                 drawn = hint_batch([hints[i] for i in batch], shape)
-                for i, ratio in zip(batch, self.predict_ratio(l, style, drawn)):
+                for i, ratio in zip(batch, self.predict_ratio(l, style, drawn, options)):
                     ratios[i] = ratio
         laid = recombine
         if getattr(getattr(self.backend, "device", None), "type", "cpu") != "cpu":  # a GPU: the full-size work there
@@ -208,13 +231,14 @@ class Colorizer:
         size = self.size if size is None else integer("size", size, MIN_SIZE, MAX_SIZE)
         return working_l(y, working_size(*y.shape, size, self.config.multiple))
 
-    def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None) -> np.ndarray:
-        """Working-size L* (B, 1, h, w) (`working_l`, joined), an encoded `style` and hints (B, 3, h, w)
-        or None -> chroma ratios (B, 3, h, w) float32, which `pipeline.recombine` lays over each photo's
-        luminance. A PredictionError if any is not finite."""
+    def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None,
+                      options: InferenceOptions | None = None) -> np.ndarray:
+        """Working-size L* (B, 1, h, w) (`working_l`, joined), an encoded `style`, hints (B, 3, h, w) or
+        None and the inference options (None: the colorizer's) -> chroma ratios (B, 3, h, w) float32,
+        which `pipeline.recombine` lays over each photo's luminance. A PredictionError if any is not finite."""
         if not isinstance(style, Style):
             raise TypeError(f"expected a Style from encode_style, got {type(style).__name__}")
-        ratio = self.backend.predict_ratio(l, style, hints)
+        ratio = self.backend.predict_ratio(l, style, hints, options or self.options)
         bad = int((~np.isfinite(ratio)).reshape(len(ratio), -1).any(1).sum())
         if bad:
             raise PredictionError(f"the network's prediction is not finite (NaN or inf) for {bad} of "

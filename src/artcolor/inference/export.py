@@ -24,30 +24,32 @@ from torch import nn
 from .. import __version__
 from ..color.lab import chroma_ratio
 from ..inputs.images import atomic_write
+from ..config import InferenceOptions
 from ..model import ColorNet
 from ..model.correspondence import Bank
+from ..model.mapping import paint
 from .onnx_backend import AUTO_GRAPH, BANK_INPUTS, COLOR_GRAPH, FORMAT, NULL_STYLE, STYLE_GRAPH, Graph, OnnxBackend
 
 OPSET = 17
 
 
 def _padded(net: ColorNet, l: torch.Tensor, style: torch.Tensor | None, hints: torch.Tensor | None,
-            bank: Bank | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """`net(l, style, hints, bank)` at any H, W: `l` padded (edge pixels repeated) to the network's
-    multiple, the outputs cropped back -> (out as `ColorNet.forward`, the chroma ratio (B, 3, H, W))."""
+            bank: Bank | None, options: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`mapping.paint(net, l, style, hints, bank, options)` at any H, W: `l` padded (edge pixels repeated)
+    to the network's multiple, the outputs cropped back -> (its a*b* or RGB, the chroma ratio (B, 3, H, W))."""
     m = net.config.multiple
     h, w = l.shape[-2], l.shape[-1]
     pad = (0, (m - w % m) % m, 0, (m - h % m) % m)
     l_pad = F.pad(l, pad, mode="replicate")
     # padded hints are zeros: no hint (mask 0) where the photo is not
-    out = net(l_pad, style, None if hints is None else F.pad(hints, pad), bank)
+    out = paint(net, l_pad, style, None if hints is None else F.pad(hints, pad), bank, options)
     ratio = chroma_ratio(net.to_linear_rgb(l_pad, out))
     return out[..., :h, :w], ratio[..., :h, :w]
 
 
 class ColorGraph(nn.Module):
-    """The U-Net under a style code at any H, W -> (`out` as `ColorNet.forward`, the chroma ratio
-    (B, 3, H, W) the full-resolution recombination needs)."""
+    """The U-Net under a style code and the mapping onto the reference at any H, W -> (`out` as
+    `mapping.paint`, the chroma ratio (B, 3, H, W) the full-resolution recombination needs)."""
 
     def __init__(self, net: ColorNet):
         super().__init__()
@@ -55,9 +57,9 @@ class ColorGraph(nn.Module):
 
     def forward(self, l: torch.Tensor, style: torch.Tensor, hints: torch.Tensor | None = None,
                 ref_keys: torch.Tensor | None = None, ref_ab: torch.Tensor | None = None,
-                ref_log_weight: torch.Tensor | None = None):
+                ref_log_weight: torch.Tensor | None = None, options: torch.Tensor | None = None):
         bank = Bank(ref_keys, ref_ab, ref_log_weight) if ref_keys is not None else None
-        return _padded(self.net, l, style, hints, bank)
+        return _padded(self.net, l, style, hints, bank, options)
 
 
 class AutoGraph(nn.Module):
@@ -99,7 +101,7 @@ def _trace(module: nn.Module, args: tuple, names: list[str], outputs: list[str],
     (a bank's in its positions)."""
     import onnx
 
-    axes = {n: {0: "batch", 2: "height", 3: "width"} for n in names + outputs if n != "style"}
+    axes = {n: {0: "batch", 2: "height", 3: "width"} for n in names + outputs if n not in ("style", "options")}
     axes["style"] = {0: "batch"}
     axes.update({n: {0: "batch", 1: "positions"} for n in ("keys", "ab") if n in outputs})
     axes.update({n: {1: "positions"} for n in BANK_INPUTS if n in names})
@@ -125,9 +127,10 @@ def color_graph(net: ColorNet, opset: int = OPSET):
     args, names = (torch.rand(1, 1, 4 * m, 4 * m) * 100, net.null_styles(1).detach()), ["l", "style"]
     if takes_hints(net):
         args, names = (*args, torch.zeros(1, 3, 4 * m, 4 * m)), [*names, "hints"]
-    if takes_reference(net):
+    if takes_reference(net):  # its bank, and the options of the mapping onto it
         bank = net.encode_reference(torch.rand(1, 3, 64, 96))
         args, names = (*args, None, *bank) if len(args) == 2 else (*args, *bank), [*names, *BANK_INPUTS]
+        args, names = (*args, torch.tensor(InferenceOptions().as_vector())), [*names, "options"]
     model = _trace(ColorGraph(net), args, names, ["out", "ratio"], opset)
     onnx.helper.set_model_props(model, {
         "artcolor_config": json.dumps(net.config.to_dict()),
@@ -167,8 +170,11 @@ def export_onnx(net: ColorNet, path: str | os.PathLike | io.BytesIO, opset: int 
         _write(Path(path), data)
 
 
-def export_model(net: ColorNet, folder: str | os.PathLike, opset: int = OPSET) -> Path:
-    """Write the whole model as an ONNX export folder (see `onnx_backend.py`) and return its path."""
+def export_model(net: ColorNet, folder: str | os.PathLike, opset: int = OPSET,
+                 options: InferenceOptions | None = None) -> Path:
+    """Write the whole model as an ONNX export folder (see `onnx_backend.py`) and return its path; its
+    config.json keeps the model's inference `options` (the defaults if None), the graph's `options` input
+    takes any."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     _write(folder / STYLE_GRAPH, style_graph(net, opset).SerializeToString())
@@ -183,7 +189,7 @@ def export_model(net: ColorNet, folder: str | os.PathLike, opset: int = OPSET) -
                "correspondence": takes_reference(net),
                "color_net": COLOR_GRAPH, "style_encoder": STYLE_GRAPH, "null_style": NULL_STYLE,
                "auto_net": AUTO_GRAPH if automatic else None, "artcolor": __version__}
-    config = {"model": net.config.to_dict(), "onnx": section}
+    config = {"model": net.config.to_dict(), "inference": (options or InferenceOptions()).to_dict(), "onnx": section}
     _write(folder / "config.json", (json.dumps(config, indent=2) + "\n").encode())
     return folder
 

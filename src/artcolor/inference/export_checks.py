@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..color.statistics import image_psnr
 from ..model import ColorNet
 from .colorizer import Colorizer
 from .export import AutoGraph, ColorGraph, takes_reference
@@ -73,7 +74,7 @@ def check_export(net: ColorNet, folder: str | os.PathLike) -> dict[str, float]:
     reference = _test_photo(60, 90, colour=True)
     torch_side = Colorizer(TorchBackend(copy.deepcopy(net), "cpu"))
     onnx_side = Colorizer(OnnxBackend.from_folder(folder))
-    psnr = min(_psnr(torch_side.colorize(photo, style=s), onnx_side.colorize(photo, style=s))
+    psnr = min(image_psnr(torch_side.colorize(photo, style=s), onnx_side.colorize(photo, style=s))
                for s in (reference, None))
     return graphs | {"psnr": psnr}
 
@@ -82,9 +83,3 @@ def _test_photo(h: int, w: int, colour: bool = False, seed: int = 0) -> np.ndarr
     """A smooth random image: a bilinear blow-up of a 6x6 grid, gray (H, W) or colour (H, W, 3), uint8."""
     grid = np.random.default_rng(seed).integers(0, 256, (6, 6, 3) if colour else (6, 6), dtype=np.uint8)
     return np.asarray(Image.fromarray(grid).resize((w, h), Image.BILINEAR))
-
-
-def _psnr(a, b) -> float:
-    """PSNR (dB) between two 8-bit images; infinity when they are equal."""
-    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255 ** 2 / mse))

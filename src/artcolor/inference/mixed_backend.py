@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config import InferenceOptions
 from ..inputs.images import atomic_write
 from ..model import ColorNet
 from .onnx_backend import Graph, color_ratio
@@ -103,7 +104,8 @@ class MixedBackend(TorchBackend):
                 self._graph = cached_color_graph(self.net, self.cache_path, self.threads)
         return self._graph
 
-    def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None) -> np.ndarray:
+    def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None,
+                      options: InferenceOptions | None = None) -> np.ndarray:
         if style.automatic:
-            return super().predict_ratio(l, style, hints)
-        return color_ratio(self.reference_graph(), l, style, hints)
+            return super().predict_ratio(l, style, hints, options)
+        return color_ratio(self.reference_graph(), l, style, hints, options)

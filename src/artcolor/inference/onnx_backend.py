@@ -10,8 +10,9 @@ section), the graphs and the null style (automatic colourisation) as `null_style
 - `color_net.onnx`, the U-Net: `l` (B, 1, H, W) L* in [0, 100], any H, W (padded inside the graph
   to the network's multiple), `style` (B, code_dim) and, for models with hint inputs, `hints`
   (B, 3, H, W) (`hints.py`) and, for models with `correspondence`, the reference's bank `ref_keys`
-  (1, N, C), `ref_ab` (1, N, 2), `ref_log_weight` (1, N) -> `out` (ab or sRGB, as `ColorNet.forward`)
-  and `ratio` (B, 3, H, W), the chroma ratio the full-resolution recombination multiplies by luminance.
+  (1, N, C), `ref_ab` (1, N, 2), `ref_log_weight` (1, N) and the inference options `options` (4,)
+  (`InferenceOptions.as_vector`) -> `out` (ab or sRGB, as `mapping.paint`) and `ratio` (B, 3, H, W),
+  the chroma ratio the full-resolution recombination multiplies by luminance.
 - `auto_net.onnx`, for models with an automatic decoder only: automatic colourisation, `l` and (for
   models with hint inputs) `hints` -> `out` (a*b*) and `ratio`. Without it, automatic colourisation
   is the colour graph under the null style.
@@ -28,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ModelConfig
+from ..config import InferenceOptions, ModelConfig
 from .hub import resolve_model
-from .backend import Backend
+from .backend import Backend, option_vector
 from .pipeline import Style, hint_batch
 
 COLOR_GRAPH = "color_net.onnx"
@@ -96,10 +97,13 @@ def bank_feeds(bank: tuple | None, graph: Graph) -> dict[str, np.ndarray]:
 
 
 def graph_feeds(graph: Graph, l: np.ndarray, codes: np.ndarray | None = None, bank: tuple | None = None,
-                hints: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """A colour or automatic graph's inputs: L* (B, 1, h, w), style codes (B, code_dim) (the colour
-    graph's), and what the graph takes besides: the bank (empty for None) and the hints (zeros for None)."""
+                hints: np.ndarray | None = None, options: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """A colour or automatic graph's inputs: L* (B, 1, h, w), style codes (B, code_dim) and the options
+    vector (4,) (the colour graph's), and what the graph takes besides: the bank (empty for None) and the
+    hints (zeros for None)."""
     feeds = {"l": l} if codes is None else {"l": l, "style": codes}
+    if codes is not None and "options" in graph.inputs:  # a model that maps its output onto the reference
+        feeds["options"] = options if options is not None else np.asarray(InferenceOptions().as_vector(), np.float32)
     if "ref_keys" in graph.inputs:  # a model that matches its reference
         feeds.update(bank_feeds(bank, graph))
     if "hints" in graph.inputs:  # a model that takes colour hints
@@ -107,10 +111,12 @@ def graph_feeds(graph: Graph, l: np.ndarray, codes: np.ndarray | None = None, ba
     return feeds
 
 
-def color_ratio(graph: Graph, l: np.ndarray, style: Style, hints: np.ndarray | None = None) -> np.ndarray:
-    """The colour graph (the U-Net) on a batch of working-size L* under one style -> the chroma ratio."""
+def color_ratio(graph: Graph, l: np.ndarray, style: Style, hints: np.ndarray | None = None,
+                options: InferenceOptions | None = None) -> np.ndarray:
+    """The colour graph (the U-Net and the mapping onto the reference) on a batch of working-size L*
+    under one style -> the chroma ratio."""
     codes = np.broadcast_to(style.code, (len(l), len(style.code)))
-    return graph(["ratio"], **graph_feeds(graph, l, codes, style.bank, hints))[0]
+    return graph(["ratio"], **graph_feeds(graph, l, codes, style.bank, hints, option_vector(options, style)))[0]
 
 
 class OnnxBackend(Backend):
@@ -129,8 +135,10 @@ class OnnxBackend(Backend):
         folder = resolve_model(folder)
         exported = read_export(folder)
         auto = Graph(folder / AUTO_GRAPH, threads) if exported["onnx"].get("auto_net") else None
-        return cls(ModelConfig.from_dict(exported["model"]), np.load(folder / NULL_STYLE),
-                   Graph(folder / STYLE_GRAPH, threads), Graph(folder / COLOR_GRAPH, threads), auto)
+        backend = cls(ModelConfig.from_dict(exported["model"]), np.load(folder / NULL_STYLE),
+                      Graph(folder / STYLE_GRAPH, threads), Graph(folder / COLOR_GRAPH, threads), auto)
+        backend.options = InferenceOptions.from_config(exported)
+        return backend
 
     def encode_reference(self, rgb: np.ndarray, match_rgb: np.ndarray | None = None) -> tuple[np.ndarray, tuple | None]:
         if match_rgb is None:
@@ -138,7 +146,8 @@ class OnnxBackend(Backend):
         code, keys, ab = self.style_graph(["style", "keys", "ab"], rgb=rgb, match_rgb=match_rgb)
         return code[0], (keys, ab)
 
-    def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None) -> np.ndarray:
+    def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None,
+                      options: InferenceOptions | None = None) -> np.ndarray:
         if style.automatic and self.auto_graph is not None:
             return self.auto_graph(["ratio"], **graph_feeds(self.auto_graph, l, hints=hints))[0]
-        return color_ratio(self.color_graph, l, style, hints)
+        return color_ratio(self.color_graph, l, style, hints, options)

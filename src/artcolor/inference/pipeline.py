@@ -123,12 +123,14 @@ class Style(NamedTuple):
     of the reference(s) to match (a `ReferenceBank`); None otherwise.
     `automatic`: no reference (or strength 0): the automatic path, the model's automatic decoder
     where it has one (else the U-Net under `code`, the null style). A code given with `automatic`
-    False always runs the U-Net, even one equal to the null style.
+    False always runs the U-Net, even one equal to the null style. `strength`: as given to
+    `encode_style` (already applied to `code`; the mapping onto the bank's palette takes it too).
     """
 
     code: np.ndarray
     bank: ReferenceBank | None = None
     automatic: bool = False
+    strength: float = 1.0  # how far the output moves onto the reference's palette (`InferenceOptions.as_vector`)
 
 
 def blend_style(null: np.ndarray, encoded: Sequence[tuple[np.ndarray, tuple | None]], weights: Sequence[float] | None,
@@ -144,11 +146,11 @@ def blend_style(null: np.ndarray, encoded: Sequence[tuple[np.ndarray, tuple | No
     w = [1.0] * len(encoded) if weights is None else list(weights)  # checked by blend_codes
     kept = [(b, wi) for (_, b), wi in zip(encoded, w) if b is not None and wi > 0]  # weight 0: not matched
     if not kept:
-        return Style(code)
+        return Style(code, strength=float(strength))
     banks, kept_weights = [b for b, _ in kept], [wi for _, wi in kept]
     log_weight = bank_weights([b[0].shape[1] for b in banks], kept_weights)
     keys, ab = (np.concatenate([b[i] for b in banks], 1) for i in (0, 1))
-    return Style(code, ReferenceBank(keys, ab, log_weight))
+    return Style(code, ReferenceBank(keys, ab, log_weight), strength=float(strength))
 
 
 def hint_batch(hints: Sequence[HintSet | None], shape: tuple[int, int], always: bool = False) -> np.ndarray | None:
@@ -158,11 +160,6 @@ def hint_batch(hints: Sequence[HintSet | None], shape: tuple[int, int], always: 
         return None
     none = np.zeros((1, 3, *shape), np.float32)
     return np.concatenate([none if h is None else h.raster(shape) for h in hints])
-
-
-def as_style(style) -> Style:
-    """A Style, or a bare style code (code_dim,) -> a Style (a given code: the U-Net runs under it)."""
-    return style if isinstance(style, Style) else Style(np.asarray(style, np.float32))
 
 
 def as_list(style) -> list:

@@ -6,11 +6,12 @@ import numpy as np
 import torch
 
 from ..color.lab import chroma_ratio
-from ..config import preset
+from ..config import InferenceOptions, preset
 from ..model import ColorNet
 from ..model.correspondence import Bank
-from ..model.folders import BUNDLED, load_net, save_net  # noqa: F401 (the Colorizer's model folders, through here)
-from .backend import Backend
+from ..model.mapping import paint
+from ..model.folders import BUNDLED, load_net, load_options, save_net  # noqa: F401 (the Colorizer's model folders, through here)
+from .backend import Backend, option_vector
 from .pipeline import Style
 
 
@@ -60,9 +61,11 @@ class TorchBackend(Backend):
         return code, (bank.keys.cpu().numpy(), bank.ab.cpu().numpy())
 
     @torch.inference_mode()
-    def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None) -> np.ndarray:
+    def predict_ratio(self, l: np.ndarray, style: Style, hints: np.ndarray | None = None,
+                      options: InferenceOptions | None = None) -> np.ndarray:
         l = self._tensor(l)
         codes = None if style.automatic else self._tensor(style.code).expand(l.shape[0], -1)  # None: automatic
         bank = None if style.bank is None else Bank(*(self._tensor(a) for a in style.bank))
-        out = self.net(l, codes, None if hints is None else self._tensor(hints), bank)
+        hints = None if hints is None else self._tensor(hints)
+        out = paint(self.net, l, codes, hints, bank, self._tensor(option_vector(options, style)))
         return chroma_ratio(self.net.to_linear_rgb(l, out)).float().cpu().numpy()

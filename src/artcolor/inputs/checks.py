@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from collections.abc import Sequence
 
 MAX_STRENGTH = 4.0  # past the reference (1) colours grow more saturated; past 4 the code is far from any trained
@@ -60,6 +61,24 @@ def blend_weights(name: str, values: Sequence, count: int) -> list[float]:
         raise ValueError(f"{name} must have a positive sum, got {weights}")
     scaled = [w / top for w in weights]
     return [w / sum(scaled) for w in scaled]
+
+
+def parse_blend_weights(text: str | None, count: int, name: str = "style_weights") -> list[float] | None:
+    """Blend weights typed by a user ('1, 2', '1,2' or '1 2'), one per reference -> the numbers as
+    given, checked as `blend_weights` checks them; empty or blank -> None (equal weights).
+
+    The command line's `--style-weights` and the web app's field both read them here.
+    """
+    if text is None or not text.strip():
+        return None
+    try:
+        values = [float(v) for v in re.split(r"[,\s]+", text.strip())]
+    except ValueError:
+        raise ValueError(f"{name}: expected numbers separated by commas, such as '1, 2', got {text!r}") from None
+    if len(values) != count:
+        raise ValueError(f"{len(values)} blend weights for {count} reference image(s): give one per image")
+    blend_weights(name, values, count)
+    return values
 
 
 def real_number(name: str, value) -> float:

@@ -27,6 +27,7 @@ ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 10000 x 10000; larger inputs are refused, not decoded
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"}
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm"}  # colourised by `artcolor.video`
 
 _Y_LUTS = [(SRGB8_TO_LINEAR * w).astype(np.float32) for w in Y_WEIGHTS]
 

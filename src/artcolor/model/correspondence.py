@@ -142,15 +142,16 @@ def _transfer(ab: torch.Tensor, bank: Bank, rounds: int) -> torch.Tensor:
 def matched(confidence: torch.Tensor, bank: Bank) -> torch.Tensor:
     """How surely each place found its counterpart (B, 1, H, W) in [0, 1]: a sigmoid of the best
     match's similarity around CONFIDENT; 0 everywhere for an empty bank (no reference)."""
-    return _present(bank, confidence) * torch.sigmoid((confidence - CONFIDENT) / SPREAD)
+    return present(bank, confidence) * torch.sigmoid((confidence - CONFIDENT) / SPREAD)
 
 
 def unmatched(confidence: torch.Tensor, bank: Bank) -> torch.Tensor:
     """How little each place matched (B, 1, H, W) in [0, 1]: 1 where nothing in the reference is like
     it, 0 where it found its counterpart; 0 everywhere for an empty bank (no reference)."""
-    return _present(bank, confidence) - matched(confidence, bank)
+    return present(bank, confidence) - matched(confidence, bank)
 
 
-def _present(bank: Bank, like: torch.Tensor) -> torch.Tensor:
-    """(B, 1, 1, 1): 1 for a bank of a reference, 0 for the empty one (all keys zero: no reference)."""
+def present(bank: Bank, like: torch.Tensor) -> torch.Tensor:
+    """(B, 1, 1, 1) of `like`'s dtype: 1 for a bank of a reference, 0 for the empty one (all keys zero: no
+    reference, as an ONNX graph is fed for none)."""
     return (bank.keys.abs().amax(dim=(1, 2)) > 0).to(like.dtype)[:, None, None, None]

@@ -10,7 +10,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
-from ..config import ModelConfig
+from ..config import InferenceOptions, ModelConfig, read_config
 from .card import write_model_card
 from ..inputs.images import atomic_write
 from .auto import upgrade_state
@@ -19,16 +19,17 @@ from .unet import ColorNet
 BUNDLED = Path(__file__).parents[1] / "weights" / "default"  # the model installed with the package
 
 
-def save_net(net: ColorNet, path: str | os.PathLike, dtype: torch.dtype | None = torch.float32) -> None:
-    """A model folder in the Hugging Face Hub layout: config.json + model.safetensors (weights as
-    `dtype`; None: float32) + README.md (card)."""
+def save_net(net: ColorNet, path: str | os.PathLike, dtype: torch.dtype | None = torch.float32,
+             options: InferenceOptions | None = None) -> None:
+    """A model folder in the Hugging Face Hub layout: config.json (the architecture and the inference
+    `options`, the defaults if None) + model.safetensors (weights as `dtype`; None: float32) + README.md (card)."""
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu", dtype or torch.float32).contiguous() for k, v in net.state_dict().items()}
     with atomic_write(folder / "model.safetensors") as f:
         f.write(save(state, metadata={"format": "pt", "artcolor": "ColorNet"}))
     with atomic_write(folder / "config.json") as f:
-        f.write(net.config.to_json().encode())
+        f.write(net.config.to_json(options).encode())
     write_model_card(folder, net.config)
 
 
@@ -49,6 +50,12 @@ def load_net(path: str | os.PathLike) -> ColorNet:
     net = ColorNet(config)
     net.load_state_dict({k: v.float() for k, v in state.items()})
     return net
+
+
+def load_options(path: str | os.PathLike) -> InferenceOptions:
+    """A model folder's inference options (config.json's "inference" section; older folders' from their
+    "model" section)."""
+    return read_config(Path(path) / "config.json")[1]
 
 
 def _check_state(folder: Path, config: ModelConfig, state: dict[str, torch.Tensor]) -> None:

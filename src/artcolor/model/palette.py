@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..color.lab import AB_SCALE  # also imported from here (model/unet.py, training, losses): keep until they take it from color
+from ..color.lab import AB_SCALE
 
 FEATURES = 4  # per band: mean a*, mean b*, mean chroma (all / AB_SCALE), share of pixels (x bins)
 EMPTY_BAND = 0.01  # pseudo-share of the reference's overall mean given to every band

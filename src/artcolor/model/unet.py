@@ -6,14 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..color.lab import lab_to_linear_rgb, lab_to_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linear, y_from_l
+from ..color.lab import AB_SCALE, lab_to_linear_rgb, lab_to_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linear, y_from_l
 from ..config import ModelConfig
 from .adain import AdaIN
 from .auto import AutoDecoder
-from .correspondence import Bank, encode_bank, match_keys, matched, palette_transfer, unmatched, warp
+from .correspondence import Bank, encode_bank, match_keys, warp
 from .efficientnet import TAPS, EfficientNetLite, EncoderTail
 from .fastpaths import MaxPool2x2
-from .palette import AB_SCALE, FEATURES, PaletteKeys, luminance_palette, palette_prior
+from .palette import FEATURES, PaletteKeys, luminance_palette, palette_prior
 
 HINT_CHANNELS = 3  # a*, b* (/ AB_SCALE, zero where there is no hint) and the hint mask
 MATCH_CHANNELS = 3  # the reference's a*b* warped onto the photo (/ AB_SCALE) and the match's confidence
@@ -198,22 +198,28 @@ class ColorNet(nn.Module):
         return self.null_style.expand(batch_size, -1)
 
     def forward(self, l: torch.Tensor, style: torch.Tensor | None = None, hints: torch.Tensor | None = None,
-                reference: Bank | None = None) -> torch.Tensor:
-        m = self.config.multiple
-        if l.shape[-2] % m or l.shape[-1] % m:
-            raise ValueError(f"input height and width must be divisible by {m}, got {tuple(l.shape[-2:])}")
+                bank: Bank | None = None) -> torch.Tensor:
+        self.check_inputs(l, style)
         if style is None and self.auto is not None:  # automatic colourisation, by its own decoder
             return self.auto(self.semantic.features(l, self.auto.stages(hints)), l, hints)
         if style is None:
             style = self.null_styles(l.shape[0])
-        if style.shape[-1] != self.config.code_dim:
-            raise ValueError(f"expected a style code of {self.config.code_dim} numbers, got {style.shape[-1]}")
-        return self.unet(l, style, hints, self.semantic.features(l) if self.semantic is not None else None, reference)
+        encoded = self.semantic.features(l) if self.semantic is not None else None
+        return self.unet(l, style, hints, encoded, self.match(l, encoded, bank))
 
-    def unet(self, l, style, hints, encoded, reference: Bank | None = None) -> torch.Tensor:
-        """The U-Net under the style code (the encoder's features `encoded`, or None without one),
-        matching the reference's bank where the config has `correspondence`."""
-        warped = self.match(l, encoded, reference)
+    def check_inputs(self, l: torch.Tensor, style: torch.Tensor | None) -> None:
+        """A ValueError unless L*'s height and width are multiples of `config.multiple` and a style code
+        (None: automatic) has `code_dim` numbers."""
+        m = self.config.multiple
+        if l.shape[-2] % m or l.shape[-1] % m:
+            raise ValueError(f"input height and width must be divisible by {m}, got {tuple(l.shape[-2:])}")
+        if style is not None and style.shape[-1] != self.config.code_dim:
+            raise ValueError(f"expected a style code of {self.config.code_dim} numbers, got {style.shape[-1]}")
+
+    def unet(self, l, style, hints, encoded, warped: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """The U-Net under the style code (the encoder's features `encoded`, or None without one), given
+        the reference's colours warped onto the photo (`match`) where the config has `correspondence`.
+        What training learns; inference maps it onto the reference afterwards (`mapping.paint`)."""
         x = self.unet_inputs(l, style, hints, warped)
         style = style[:, :self.config.style_dim]  # the latent drives the AdaINs; the palette is in x
         features = self.semantic(l, len(self.downs), encoded) if self.semantic is not None else [None] * len(self.downs)
@@ -231,26 +237,16 @@ class ColorNet(nn.Module):
             return out * AB_SCALE
         ab, confidence = warped
         gate = self.blend(torch.cat([x, confidence], dim=1))
-        out = (out + gate * (ab - out)) * AB_SCALE
-        if reference is None:
-            return out
-        c = self.config
-        if c.match_trust:  # where the photo found its counterpart, the warped colour itself
-            out = out + c.match_trust * matched(confidence, reference) * (ab * AB_SCALE - out)
-        if c.palette_transfer:  # where it found nothing like it (and `transfer_matched` of the way elsewhere),
-            # the output moves toward the reference's palette
-            share = unmatched(confidence, reference) + c.transfer_matched * matched(confidence, reference)
-            out = out + c.palette_transfer * share * (palette_transfer(out, reference) - out)
-        return out
+        return (out + gate * (ab - out)) * AB_SCALE
 
-    def match(self, l, encoded, reference: Bank | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def match(self, l, encoded, bank: Bank | None) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The reference's a*b* (/ AB_SCALE) warped onto the photo and the confidence, both (B, ., H, W)
         at the working size (zeros without a reference); None for a model without `correspondence`."""
         if not self.config.correspondence:
             return None
-        if reference is None:  # nothing to match: no colour, no confidence (as an export's empty bank gives)
+        if bank is None:  # nothing to match: no colour, no confidence (as an export's empty bank gives)
             return l.new_zeros(l.shape[0], 2, *l.shape[-2:]), l.new_zeros(l.shape)
-        ab, confidence = warp(match_keys(encoded[1:]), reference, self.config.match_temperature)
+        ab, confidence = warp(match_keys(encoded[1:]), bank, self.config.match_temperature)
         up = lambda x: F.interpolate(x, size=l.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
         return up(ab) / AB_SCALE, up(confidence)
 

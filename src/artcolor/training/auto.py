@@ -27,11 +27,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..color.lab import rgb_to_lab
+from ..color.lab import AB_SCALE, rgb_to_lab
 from ..color.statistics import colorfulness
 from ..model import ColorNet
 from ..model.auto import BINS_1D, AutoDecoder, in_gamut_bins, grid_index, soft_bins
-from ..model.palette import AB_SCALE
 from . import data as D
 from .checkpoint import load_state, save_state
 from .precision import autocast

@@ -116,8 +116,12 @@ class Diagnostics:
         return net.to_rgb(l, net(l, style, None, bank)).clamp(0, 1)
 
     def _figures(self, step, net, l, auto, self_ref, by_ref) -> None:
-        from . import plots
-
+        try:
+            from . import plots  # matplotlib: the train extra
+        except ImportError as e:
+            plots = None  # the samples are still drawn; Python shows the same warning once
+            warnings.warn(f"no figures (plots/, style/) without matplotlib: pip install 'artcolor[train]' ({e})",
+                          stacklevel=2)
         gray = lab_to_rgb(torch.cat([l, torch.zeros_like(l).expand(-1, 2, -1, -1)], 1))
         rows = []
         for i in range(min(4, len(l))):
@@ -127,8 +131,9 @@ class Diagnostics:
             rows.append([self.photos[i], gray[i], None, auto[i]])
         grid_image(rows, ["ground truth", "gray", "reference", "output"]).save(self.out / "samples" / f"step_{step:07d}.png")
         fixed = torch.cat([self.refs[:4], self.photos[:4]])
-        plots.style_histograms(net.encode_style(fixed).cpu().numpy(), self.out / "style" / f"step_{step:07d}.png", step)
-        plots.curves(self.csv, self.out / "plots")
+        if plots is not None:
+            plots.style_histograms(net.encode_style(fixed).cpu().numpy(), self.out / "style" / f"step_{step:07d}.png", step)
+            plots.curves(self.csv, self.out / "plots")
 
 
 def grid_image(rows: list[list[torch.Tensor | None]], header: list[str]) -> Image.Image:

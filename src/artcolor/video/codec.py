@@ -17,9 +17,8 @@ from typing import BinaryIO, NamedTuple
 import numpy as np
 from PIL import Image
 
-from ..inputs.images import ImageError, luminance_plane
+from ..inputs.images import VIDEO_SUFFIXES, ImageError, luminance_plane
 
-VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm"}
 # the output keeps the input's container, so its audio can be copied as it is
 _MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi", ".webm": "webm"}
 _DEFAULT_CODECS = {"webm": "libvpx-vp9"}  # WebM holds only VP8/VP9/AV1; H.264 everywhere else

@@ -18,7 +18,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ..inputs.images import ImageLike, atomic_write
-from ..inference import Colorizer, Style, recombine
+from ..inference import Colorizer, Style
+from ..inference.pipeline import recombine
 from .codec import Frame, VideoReader, VideoWriter, require_av
 from .stability import ChromaStabilizer, require_cv2
 

@@ -1,6 +1,6 @@
 """Does a pooled, image-level colour-balance head on the frozen automatic decoder help?
 
-    OMP_NUM_THREADS=1 python benchmarks/balance_probe.py --photos ../shared/data/train/photos \
+    OMP_NUM_THREADS=1 python experiments/balance_probe.py --photos ../shared/data/train/photos \
         --extra ../shared/data/train/photos-extra --val ../shared/data/val/photos --out runs/balance
 
 The bundled model's automatic colours are dull and often off in overall balance. Each head here
@@ -41,7 +41,7 @@ from torch import nn  # noqa: E402
 from artcolor import Colorizer  # noqa: E402
 from artcolor.color.lab import AB_SCALE, rgb_to_lab  # noqa: E402
 from artcolor.evaluation.harness import as_method, fidelity, load_folder  # noqa: E402
-from artcolor.inference import resize_short_side  # noqa: E402
+from artcolor.inference.pipeline import resize_short_side  # noqa: E402
 from artcolor.inputs.images import open_image, rgb_array  # noqa: E402
 from artcolor.model.auto import annealed_mean  # noqa: E402
 from artcolor.training import data as D  # noqa: E402

