@@ -82,8 +82,8 @@ def test_a_folder_through_the_batched_path_matches_the_file_at_a_time_path(tmp_p
     from artcolor.inference import device_jobs
 
     _folder(tmp_path / "in", np.random.default_rng(3))
-    batches, real = [], device_jobs.DeviceBatch.colorize
-    monkeypatch.setattr(device_jobs.DeviceBatch, "colorize", lambda self, items: batches.append(len(items)) or real(self, items))
+    batches, real = [], device_jobs.DeviceBatch.images
+    monkeypatch.setattr(device_jobs.DeviceBatch, "images", lambda self, items: batches.append(len(items)) or real(self, items))
     outputs = {}
     for way in ("files", "batched"):
         monkeypatch.setenv("ARTCOLOR_DEVICE_PATH", "1" if way == "batched" else "0")
@@ -178,3 +178,16 @@ def test_the_batched_path_is_taken_only_where_it_applies(tiny_perturbed, monkeyp
     assert batched_run(with_hints, photos) is None
     assert batched_run(one, photos + [(tmp_path / "clip.mp4", tmp_path / "out" / "clip.mp4")]) is None
     assert batched_run(lambda src: None, photos) is None  # a classical baseline
+
+
+def test_the_device_steps_keep_every_tensor_on_the_device():
+    """Recombination and luminance on the "meta" device under `device_check.OneDevice`: every table
+    and tap moved to the device, nothing left on the CPU to meet a CUDA tensor."""
+    from device_check import META, OneDevice
+
+    device = Recombiner(META)
+    with OneDevice():
+        rgb = device.recombine(torch.empty(40, 50, device=META), torch.empty(3, 8, 10, device=META))
+        ys = [device.luminance(torch.empty(shape, dtype=torch.uint8, device=META)) for shape in ((40, 50), (40, 50, 3))]
+    assert rgb.shape == (40, 50, 3) and rgb.dtype == torch.uint8 and rgb.device == META
+    assert all(y.shape == (40, 50) and y.dtype == torch.float32 for y in ys)

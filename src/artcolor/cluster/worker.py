@@ -125,7 +125,7 @@ class ColorizeFiles:
             outcomes = list(pool.map(lambda row: _attempt(read, row), rows))
             good = [i for i, o in enumerate(outcomes) if not isinstance(o, Exception)]
             try:
-                images = device_batch.colorize([outcomes[i] for i in good]) if good else []
+                images = device_batch.images([outcomes[i] for i in good]) if good else []
             except Exception as e:  # noqa: BLE001 (each file's reason, as in _one)
                 images = [e] * len(good)
             for i, rgb in zip(good, images):

@@ -52,7 +52,7 @@ class DeviceBatch:
         self.recombiner = recombiner(self.device)
         self.pin = self.device.type == "cuda"
 
-    def colorize(self, items: list[Decoded]) -> list[np.ndarray]:
+    def images(self, items: list[Decoded]) -> list[np.ndarray]:
         """Decoded photos -> sRGB (H, W, 3) uint8 each, in order; photos of one working size share a
         network batch. Raises PredictionError (the batch's) if a prediction is not finite."""
         shapes = [d.l.shape[-2:] for d in items]
@@ -153,7 +153,7 @@ def _colourised(device_batch: DeviceBatch, ready: list, pool: ProcessPoolExecuto
     if not good:
         return out
     try:
-        images = device_batch.colorize([d for _, d in good])
+        images = device_batch.images([d for _, d in good])
     except errors as e:
         return [(src, dst, e if dst is not None and e0 is None else e0) for src, dst, e0 in out]
     for (at, decoded), rgb in zip(good, images):
