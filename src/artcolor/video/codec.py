@@ -21,7 +21,7 @@ from PIL import Image
 
 from ..color import kernels
 from ..inputs.images import ImageError, luminance_plane
-from .colour import EXACT_SWS, ColourSpec, colour_spec, gray_luma_table, to_yuv
+from .colour import ColourSpec, colour_spec, frame_luminance, to_yuv
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm"}
 # the output keeps the input's container, so its audio can be copied as it is
@@ -127,7 +127,7 @@ class VideoReader:
                     first_pts = pts if first_pts is None else first_pts
                     last_pts, end_pts = pts, pts + duration
                     self.decoded += 1
-                    yield Frame(_luminance(frame, self.colour), pts, duration)
+                    yield Frame(frame_luminance(frame, self.colour), pts, duration)
         except (av.FFmpegError, OSError, ValueError) as e:
             raise VideoError(f"{self.path}: cannot decode frame {self.decoded + 1} ({_reason(e)})") from None
         self._check_complete(float((end_pts - (first_pts or 0)) * self.time_base))
@@ -167,25 +167,6 @@ class VideoReader:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def _luminance(frame, colour: ColourSpec) -> np.ndarray:
-    """CIE luminance (H, W) of a decoded frame, through 8-bit sRGB as the image path computes it.
-
-    Y'CbCr is read in the stream's matrix and range. A gray 4:2:0 frame (every chroma sample
-    neutral, as scans of black-and-white film are) is read from its luma codes alone; any other
-    through swscale with exact rounding and interpolated chroma (its fast path reads 4:2:0 about half
-    a code dark).
-    """
-    if frame.format.name in ("yuv420p", "yuvj420p"):
-        planes = frame.to_ndarray()  # (H * 3 / 2, W): Y, then Cb and Cr
-        luma, chroma = planes[:frame.height], planes[frame.height:]
-        if (chroma == 128).all():
-            table = gray_luma_table(colour.full_range)
-            return kernels.lookup(luma, table) if kernels.AVAILABLE else table[luma]
-    rgb = frame.to_ndarray(format="rgb24", src_colorspace=colour.sws_colorspace, src_color_range=colour.color_range,
-                           interpolation=EXACT_SWS)
-    return luminance_plane(Image.fromarray(rgb))
 
 
 def _reason(e: Exception) -> str:

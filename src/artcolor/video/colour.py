@@ -20,8 +20,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from PIL import Image
+
 from ..color import kernels
 from ..color.srgb import SRGB8_TO_LINEAR, Y_WEIGHTS
+from ..inputs.images import luminance_plane
 
 # AVCOL_SPC_* (FFmpeg's matrix tags) -> (Kr, Kb) of E'Y = Kr E'R + (1 - Kr - Kb) E'G + Kb E'B
 MATRICES = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 5: (0.299, 0.114), 6: (0.299, 0.114), 7: (0.212, 0.087),
@@ -81,6 +84,25 @@ def gray_luma_table(full_range: bool) -> np.ndarray:
     codes = np.arange(256, dtype=np.float64)
     v = codes / 255 if full_range else (codes - 16) / 219
     return SRGB8_TO_LINEAR[np.clip(np.round(v * 255), 0, 255).astype(np.intp)]
+
+
+def frame_luminance(frame, colour: ColourSpec) -> np.ndarray:
+    """CIE luminance (H, W) of a decoded frame, through 8-bit sRGB as the image path computes it.
+
+    Y'CbCr is read in the stream's matrix and range. A gray 4:2:0 frame (every chroma sample
+    neutral, as scans of black-and-white film are) is read from its luma codes alone; any other
+    through swscale with exact rounding and interpolated chroma (its fast path reads 4:2:0 about half
+    a code dark).
+    """
+    if frame.format.name in ("yuv420p", "yuvj420p"):
+        planes = frame.to_ndarray()  # (H * 3 / 2, W): Y, then Cb and Cr
+        luma, chroma = planes[:frame.height], planes[frame.height:]
+        if (chroma == 128).all():
+            table = gray_luma_table(colour.full_range)
+            return kernels.lookup(luma, table) if kernels.AVAILABLE else table[luma]
+    rgb = frame.to_ndarray(format="rgb24", src_colorspace=colour.sws_colorspace, src_color_range=colour.color_range,
+                           interpolation=EXACT_SWS)
+    return luminance_plane(Image.fromarray(rgb))
 
 
 def to_yuv(rgb: np.ndarray, luminance: np.ndarray, spec: ColourSpec, subsampled: bool) -> np.ndarray:
