@@ -17,6 +17,10 @@ frame t that each pixel of frame t+1 shows is known, and:
 
 Speed: `colorize_video` end to end (decode, network, stabilisation, encode H.264) on made clips of
 640x360 and 1280x720, frames per second, after a warm-up.
+
+Fidelity (`film_fidelity.py`, beside this file): the film's four figures through whole files (a pan
+and a cut to a still shot, grainy, untagged H.264 with audio): flicker share, colour after the cut,
+mean L* against the input's per frame, worst L* SSIM.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 
 from artcolor import Colorizer, palette_image  # noqa: E402
@@ -40,6 +45,7 @@ from artcolor.color.lab import Y_WEIGHTS, rgb_to_lab  # noqa: E402
 from artcolor.color.srgb import SRGB8_TO_LINEAR, encode_linear16  # noqa: E402
 from artcolor.evaluation.metrics import sample_ab, sliced_wasserstein_ab  # noqa: E402
 from artcolor.video import ChromaStabilizer, colorize_frames, colorize_video  # noqa: E402
+from film_fidelity import measure, print_table  # noqa: E402  (beside this file)
 
 # (photo, motion): a pan moves the window across 30% of the photo's width, a zoom narrows it by a third
 SHOTS = [("astronaut", "pan"), ("coffee", "zoom"), ("chelsea", "pan"), ("rocket", "zoom")]
@@ -204,15 +210,16 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: int = 24) -> None:
         out.mux(stream.encode(None))
 
 
-def speed(colorizer: Colorizer, size: tuple[int, int], n: int, stabilize: bool) -> float:
+def speed(colorizer: Colorizer, size: tuple[int, int], n: int, stabilize: bool, preset: str | None = None) -> float:
     frames, _, _ = make_clip(size, max(2, n // len(SHOTS)))
+    encode = {"preset": preset} if preset else {}
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "clip.mp4"
         write_clip(src, frames)
         style = colorizer.encode_style(palette_image(REFERENCE))
-        colorize_video(src, Path(tmp) / "warm.mp4", colorizer, style=style, stabilize=stabilize)  # warm-up
+        colorize_video(src, Path(tmp) / "warm.mp4", colorizer, style=style, stabilize=stabilize, **encode)  # warm-up
         start = time.perf_counter()
-        colorize_video(src, Path(tmp) / "out.mp4", colorizer, style=style, stabilize=stabilize)
+        colorize_video(src, Path(tmp) / "out.mp4", colorizer, style=style, stabilize=stabilize, **encode)
         return len(frames) / (time.perf_counter() - start)
 
 
@@ -240,17 +247,22 @@ def main() -> None:
     parser.add_argument("--backend", default="torch", choices=["torch", "mixed", "onnxruntime"],
                         help="what runs the network (the CLI's --backend auto takes mixed for a film with a reference)")
     parser.add_argument("--speed-only", action="store_true", help="the frames/s table alone")
+    parser.add_argument("--reference", default=None, help="fidelity: a reference image (default: the palette)")
+    parser.add_argument("--preset", default=None, help="speed: x264's preset (default: colorize_video's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     colorizer = Colorizer.load(args.weights, device="cpu", backend=args.backend)
     if not args.speed_only:
         quality_tables(colorizer, args)
+        reference = Image.open(args.reference).convert("RGB") if args.reference else palette_image(REFERENCE)
+        print_table([measure(colorizer, reference)], f"film fidelity, {args.backend}")
+        print()
     if args.skip_speed:
         return
     print(f"| frames/s (colorize_video end to end, {args.backend}, load {os.getloadavg()[0]:.1f}) | 640x360 | 1280x720 |"
           "\n| --- | ---: | ---: |")
     for stabilize in (False, True):
-        fps = [speed(colorizer, size, args.speed_frames, stabilize) for size in ((640, 360), (1280, 720))]
+        fps = [speed(colorizer, size, args.speed_frames, stabilize, args.preset) for size in ((640, 360), (1280, 720))]
         print(f"| {'video mode' if stabilize else 'per-frame'} | {fps[0]:.1f} | {fps[1]:.1f} |")
 
 

@@ -16,7 +16,7 @@ from ..inputs.images import DEFAULT_MAX_PIXELS, ImageError, palette_image, save_
 from ..inference.backend import MIXED_FROM
 from ..inference.jobs import plan
 from ..inference.request import ColorizeRequest, RequestError, prepare_job
-from ..video.codec import is_video
+from ..video.codec import TUNES, X26X_PRESET, X26X_PRESETS, is_video
 from .image_jobs import run_jobs
 from .video_jobs import video_job
 
@@ -56,10 +56,14 @@ MAX_LOCAL_WORKERS = 64  # files in flight in one process; a cluster's workers ma
 @click.option("--codec", default=None, help="Videos: FFmpeg encoder (default: libx264; libvpx-vp9 for .webm).")
 @click.option("--crf", default=18, show_default=True, type=click.IntRange(0, 51),
               help="Videos: the encoder's constant quality (lower: better, larger).")
+@click.option("--preset", default=X26X_PRESET, show_default=True, type=click.Choice(X26X_PRESETS),
+              help="Videos, x264/x265: encoding speed against file size at the same quality (slower: smaller).")
+@click.option("--tune", default="grain", show_default=True, type=click.Choice(TUNES),
+              help="Videos, x264/x265: grain keeps film grain; none lets the encoder smooth it (smaller files).")
 @colorize_ray.options
 @click.pass_context
 def command(ctx, inputs, out, style, style_weights, palette, strength, coherence, size, weights, method, device, backend,
-            max_pixels, overwrite, codec, crf, hint_texts, hints_file, workers, engine, **ray_flags):
+            max_pixels, overwrite, codec, crf, preset, tune, hint_texts, hints_file, workers, engine, **ray_flags):
     """Colourise INPUTS (files or folders, recursive) into OUT, mirroring their relative paths.
 
     With --engine ray, INPUTS and OUT may be fsspec URLs (s3://, gs://, ...), and a manifest of every
@@ -80,7 +84,8 @@ def command(ctx, inputs, out, style, style_weights, palette, strength, coherence
     rank, world = _rank_and_world()
     jobs = jobs[rank::world]
     colorize_one, colorize_video = _make_colorizer(method, request, jobs)
-    video_one = video_job(colorize_video, codec, crf, {dst.suffix for src, dst in jobs if dst and is_video(src)})
+    video_one = video_job(colorize_video, codec, crf, {dst.suffix for src, dst in jobs if dst and is_video(src)},
+                          preset, tune)
 
     def work(src, dst):
         if is_video(src):

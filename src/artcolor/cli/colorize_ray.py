@@ -13,7 +13,7 @@ from . import fail
 
 ENGINE_HELP = "local: this process (and torchrun); ray: Ray Data workers, here or on a cluster (the ray extra)."
 RAY_ONLY = ("ray_address", "num_cpus", "num_gpus", "batch_size")
-LOCAL_ONLY = ("method", "codec", "crf")  # the baselines and videos run on the local engine
+LOCAL_ONLY = ("method", "codec", "crf", "preset", "tune")  # the baselines and videos run on the local engine
 
 
 def options(command):

@@ -7,8 +7,10 @@ import click
 from ..inputs.images import ImageError
 
 
-def video_job(colorize_video, codec: str | None, crf: int, suffixes: set[str]):
-    """`job(src, dst)` colourising one clip; `colorize_video` is None for the classical baselines.
+def video_job(colorize_video, codec: str | None, crf: int, suffixes: set[str], preset: str = "veryfast",
+              tune: str = "grain"):
+    """`job(src, dst)` colourising one clip; `colorize_video` is None for the classical baselines;
+    `preset` and `tune`: x264's and x265's (see `video.colorize_video`).
 
     A `--codec` that no output container in `suffixes` can take is a usage error (exit 2), found
     before the first clip rather than once per clip.
@@ -27,6 +29,6 @@ def video_job(colorize_video, codec: str | None, crf: int, suffixes: set[str]):
     def job(src, dst):
         if colorize_video is None:
             raise ImageError(f"{src}: videos are colourised with --method model only")
-        colorize_video(src, dst, codec=codec, crf=crf)
+        colorize_video(src, dst, codec=codec, crf=crf, preset=preset, tune=tune)
 
     return job

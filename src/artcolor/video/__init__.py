@@ -11,11 +11,11 @@ Needs the `video` extra (PyAV, which ships FFmpeg's libraries, and OpenCV for th
 
 import importlib
 
-__all__ = ["colorize_video", "colorize_frames", "ClipColorizer", "ChromaStabilizer", "style_code", "VideoError",
-           "VIDEO_SUFFIXES", "is_video"]
+__all__ = ["colorize_video", "colorize_frames", "ClipColorizer", "ChromaStabilizer", "is_cut", "style_code",
+           "VideoError", "VIDEO_SUFFIXES", "is_video"]
 
 _LAZY = {"colorize_video": "pipeline", "colorize_frames": "pipeline", "ClipColorizer": "pipeline",
-         "style_code": "pipeline", "ChromaStabilizer": "stability", "VideoError": "codec",
+         "style_code": "pipeline", "ChromaStabilizer": "stability", "is_cut": "stability", "VideoError": "codec",
          "VIDEO_SUFFIXES": "codec", "is_video": "codec"}
 
 

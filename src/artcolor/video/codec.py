@@ -4,6 +4,8 @@ A `VideoReader` turns a file into a stream of items in file order: decoded frame
 luminance planes Y (H, W) float32 in [0, 1] with their timestamps, and the audio packets untouched.
 A `VideoWriter` encodes colour frames (H, W, 3) uint8 with those timestamps and muxes the audio
 packets as they came (no re-encoding), so frame count, frame rate, duration and audio are the input's.
+Both convert between Y'CbCr and RGB in the input's colour metadata (`colour.ColourSpec`), and the
+output is tagged with it.
 """
 
 from __future__ import annotations
@@ -17,17 +19,22 @@ from typing import BinaryIO, NamedTuple
 import numpy as np
 from PIL import Image
 
+from ..color import kernels
 from ..inputs.images import VIDEO_SUFFIXES, ImageError, luminance_plane
+from .colour import ColourSpec, colour_spec, frame_luminance, to_yuv
 
 # the output keeps the input's container, so its audio can be copied as it is
 _MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi", ".webm": "webm"}
 _DEFAULT_CODECS = {"webm": "libvpx-vp9"}  # WebM holds only VP8/VP9/AV1; H.264 everywhere else
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libvpx", "libsvtav1"}
-# x264's and x265's speed preset. Their default, medium, was the film's slowest step at 1280x720: 7.1
-# frames/s for encoding alone on 2 cores, under the 8 the film target asks of the whole job; faster
-# encodes at 12.7 into a file of the same size and quality (made 96-frame clip at CRF 18: 8.10 MB
-# against 8.26, PSNR 37.36 dB against 37.37); veryfast at 18.1 lost 0.2 dB
-X26X_PRESET = "faster"
+# x264's and x265's speed presets, fastest first. The default: with grain tuning, veryfast kept the
+# grain of made 1280x720 film (worst frame's L* SSIM 0.967 against 0.938 with faster untuned, at CRF
+# 18) and encoded faster (48 frames/s against 35, 2 cores), into files 1.7 times as large
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+X26X_PRESET = "veryfast"
+# tunings: "grain" keeps film grain (x264 and x265: psychovisual settings and no deblocking that
+# smooth it); "none" is the encoder's own, smaller files with the grain smoothed
+TUNES = ("grain", "none")
 EXTRA = "pip install 'artcolor[video]'"
 
 
@@ -85,6 +92,7 @@ class VideoReader:
         # AVI stores no presentation times (FFmpeg guesses them, out of order with B-frames): its
         # frames are evenly spaced, in the order the decoder gives them
         self.evenly_spaced = self.container.format.name == "avi"
+        self.colour: ColourSpec = colour_spec(self.video.codec_context, self.height)
         self.decoded = 0
 
     @property
@@ -118,7 +126,7 @@ class VideoReader:
                     first_pts = pts if first_pts is None else first_pts
                     last_pts, end_pts = pts, pts + duration
                     self.decoded += 1
-                    yield Frame(_luminance(frame), pts, duration)
+                    yield Frame(frame_luminance(frame, self.colour), pts, duration)
         except (av.FFmpegError, OSError, ValueError) as e:
             raise VideoError(f"{self.path}: cannot decode frame {self.decoded + 1} ({_reason(e)})") from None
         self._check_complete(float((end_pts - (first_pts or 0)) * self.time_base))
@@ -160,13 +168,6 @@ class VideoReader:
         self.close()
 
 
-def _luminance(frame) -> np.ndarray:
-    """CIE luminance (H, W) of a decoded frame, through sRGB as the image path computes it."""
-    kwargs = {"src_color_range": frame.color_range} if frame.color_range else {}
-    rgb = frame.to_ndarray(format="rgb24", **kwargs)
-    return luminance_plane(Image.fromarray(rgb))
-
-
 def _reason(e: Exception) -> str:
     return getattr(e, "strerror", None) or str(e)
 
@@ -174,16 +175,21 @@ def _reason(e: Exception) -> str:
 class VideoWriter:
     """An output video with the reader's size, timestamps and audio; written to a binary file object."""
 
-    def __init__(self, file: BinaryIO, suffix: str, reader: VideoReader, codec: str | None = None, crf: int = 18):
+    def __init__(self, file: BinaryIO, suffix: str, reader: VideoReader, codec: str | None = None, crf: int = 18,
+                 preset: str = X26X_PRESET, tune: str = "grain"):
         av = require_av()
         fmt = _muxer(suffix)
         if not 0 <= crf <= 63:
             raise ValueError(f"crf must be in 0..63, got {crf}")
+        if preset not in X26X_PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(X26X_PRESETS)}, got {preset!r}")
+        if tune not in TUNES:
+            raise ValueError(f"tune must be one of {', '.join(TUNES)}, got {tune!r}")
         codec = codec or _DEFAULT_CODECS.get(fmt, "libx264")
-        self.av = av
+        self.av, self.colour = av, reader.colour
         self.container = av.open(file, "w", format=fmt)
         try:
-            self.video = self._add_video(codec, reader, crf)
+            self.video = self._add_video(codec, reader, crf, preset, tune)
             self.audio = {s.index: self.container.add_stream_from_template(s) for s in reader.audio}
         except BaseException:
             self.container.close()
@@ -191,20 +197,23 @@ class VideoWriter:
         self.time_base = reader.time_base
         self.written = 0
 
-    def _add_video(self, codec: str, reader: VideoReader, crf: int):
+    def _add_video(self, codec: str, reader: VideoReader, crf: int, preset: str, tune: str):
         encoder = _encoder(self.av, codec, self.container)
         stream = self.container.add_stream(encoder.name, rate=reader.rate)
         stream.width, stream.height = reader.width, reader.height
         stream.pix_fmt = _pixel_format(encoder, reader.width, reader.height)
         stream.codec_context.time_base = reader.time_base  # the input's timestamps, unrounded
-        # BT.709, limited range, tagged: what players assume for HD; the frames are converted to match
+        # the input's colour metadata, so players convert the output back as the input was converted
         ctx = stream.codec_context
-        ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = 1, 1, 1, 1
+        ctx.colorspace, ctx.color_range = self.colour.matrix, self.colour.color_range
+        ctx.color_primaries, ctx.color_trc = self.colour.primaries, self.colour.transfer
         options = {"crf": str(crf)} if encoder.name in _CRF_CODECS else {}
         if "vpx" in encoder.name:
             options["b"] = "0"  # constant quality, no bitrate target
         if encoder.name in ("libx264", "libx265"):
-            options["preset"] = X26X_PRESET
+            options["preset"] = preset
+            if tune != "none":
+                options["tune"] = tune
         if encoder.name == "libx265":
             options["x265-params"] = "log-level=error"  # x265 prints a page of settings otherwise
         if self.container.format.name == "avi":
@@ -212,16 +221,26 @@ class VideoWriter:
         stream.options = options
         return stream
 
-    def write(self, rgb: np.ndarray, pts: int, duration: int) -> None:
-        """One colour frame (H, W, 3) uint8 at `pts` in the input stream's time base."""
-        from av.video.reformatter import ColorRange, Colorspace
-
-        frame = self.av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        frame = frame.reformat(format=self.video.pix_fmt, dst_colorspace=Colorspace.ITU709,
-                               dst_color_range=ColorRange.MPEG)
+    def write(self, rgb: np.ndarray, pts: int, duration: int, luminance: np.ndarray | None = None) -> None:
+        """One colour frame (H, W, 3) uint8 at `pts` in the input stream's time base; `luminance`
+        (H, W) float32 in [0, 1]: the CIE luminance its decoded pixels should have (default: its own)."""
+        frame = self._yuv_frame(rgb, luminance)
+        frame.colorspace, frame.color_range = self.colour.matrix, self.colour.color_range
         frame.pts, frame.time_base, frame.duration = pts, self.time_base, duration
         self.container.mux(self.video.encode(frame))
         self.written += 1
+
+    def _yuv_frame(self, rgb: np.ndarray, luminance: np.ndarray | None):
+        pix_fmt = self.video.pix_fmt
+        if kernels.AVAILABLE and pix_fmt in ("yuv420p", "yuv444p"):
+            if luminance is None:
+                luminance = luminance_plane(Image.fromarray(rgb))
+            planes = to_yuv(rgb, luminance, self.colour, subsampled=pix_fmt == "yuv420p")
+            return self.av.VideoFrame.from_ndarray(planes, format=pix_fmt)
+        # without numba (or for an encoder's own format): swscale, in the same matrix and range
+        frame = self.av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        return frame.reformat(format=pix_fmt, dst_colorspace=self.colour.sws_colorspace,
+                              dst_color_range=self.colour.color_range)
 
     def mux_audio(self, packet) -> None:
         packet.stream = self.audio[packet.stream_index]

@@ -20,8 +20,8 @@ from tqdm import tqdm
 from ..inputs.images import ImageLike, atomic_write
 from ..inference import Colorizer, Style
 from ..inference.pipeline import recombine
-from .codec import Frame, VideoReader, VideoWriter, require_av
-from .stability import ChromaStabilizer, require_cv2
+from .codec import X26X_PRESET, Frame, VideoReader, VideoWriter, require_av
+from .stability import CUT_THRESHOLD, ChromaStabilizer, is_cut, require_cv2
 
 StyleInput = ImageLike | Sequence[ImageLike] | Style | None  # a reference, several, an encoded style, or automatic
 
@@ -32,6 +32,10 @@ class ClipColorizer:
     `stabilize`: True carries colour along optical flow between frames (see `stability.py`), a
     `ChromaStabilizer` does so with its settings, False gives per-frame colourisation. The
     stabiliser's state runs from frame to frame, so frames must come in order, and all of one size.
+
+    `shot_starts`: the frames (counted from 0 in clip order) that start a shot, the first and each
+    cut (`stability.is_cut` on the working-size gray frames), found in `predicted`, before the
+    network, so anything that must start afresh with a shot can; the stabiliser starts afresh there.
     """
 
     def __init__(self, colorizer: Colorizer, style: StyleInput = None, strength: float = 1.0,
@@ -47,6 +51,10 @@ class ClipColorizer:
             # automatic mode has none to keep, and there matching came back as flicker (README, Video)
             self.stabilizer = ChromaStabilizer(match_colours=not self.style.automatic) if stabilize else None
         self.frame_shape: tuple[int, int] | None = None
+        self.shot_starts: list[int] = []
+        self._starts: set[int] = set()  # shot_starts, for the stabiliser's look-ups
+        self._last_gray: np.ndarray | None = None  # the previous frame `predicted` saw
+        self._predicted = self._stabilized = 0  # frames through each step so far
 
     def ratios(self, ys: list[np.ndarray]) -> list[np.ndarray]:
         """Luminance planes (H, W) float32 in [0, 1], in clip order -> chroma ratios (3, h, w)."""
@@ -63,13 +71,31 @@ class ClipColorizer:
                                  f"{self.frame_shape[1]}x{self.frame_shape[0]}")
         l = np.concatenate([self.colorizer.working_l(y, self.size) for y in ys])  # (B, 1, h, w), L* in [0, 100]
         gray = (l[:, 0] * np.float32(2.55)).round().clip(0, 255).astype(np.uint8)
+        self._find_cuts(gray)
         return gray, self.colorizer.predict_ratio(l, self.style)
+
+    def _find_cuts(self, gray: np.ndarray) -> None:
+        for g in gray:
+            if self._last_gray is None or is_cut(self._last_gray, g, self._cut_threshold):
+                self.shot_starts.append(self._predicted)
+                self._starts.add(self._predicted)
+            self._last_gray = g
+            self._predicted += 1
+
+    @property
+    def _cut_threshold(self) -> float:
+        return self.stabilizer.cut_threshold if self.stabilizer is not None else CUT_THRESHOLD
 
     def stabilized(self, gray: np.ndarray, ratios: np.ndarray) -> list[np.ndarray]:
         """`predicted`'s output, in clip order -> the chroma ratios stabilised (as they are without a stabiliser)."""
         if self.stabilizer is None:
+            self._stabilized += len(ratios)
             return list(ratios)
-        return [self.stabilizer(g, r) for g, r in zip(gray, ratios)]
+        out = []
+        for g, r in zip(gray, ratios):
+            out.append(self.stabilizer(g, r, new_shot=self._stabilized in self._starts))
+            self._stabilized += 1
+        return out
 
 
 def style_code(colorizer: Colorizer, style: StyleInput, strength: float = 1.0,
@@ -114,15 +140,18 @@ def _recombined(ys: list[np.ndarray], ratios: list[np.ndarray]) -> Iterator[np.n
 def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, style: StyleInput = None,
                    strength: float = 1.0, style_weights: Sequence[float] | None = None,
                    stabilize: bool | ChromaStabilizer = True, codec: str | None = None, crf: int = 18,
-                   progress: bool | None = False) -> Path:
+                   preset: str = X26X_PRESET, tune: str = "grain", progress: bool | None = False) -> Path:
     """Colourise the video file `src` into `dst` (same container as its suffix says).
 
     The output has the input's frame count, timestamps (so frame rate and duration), size, and its
     audio streams copied packet for packet. `codec`: an FFmpeg encoder (H.264 by default; VP9 for
     .webm); `crf`: its constant-quality setting (lower is better and larger). A video that cannot be
     read raises `VideoError` naming it, and nothing is left at `dst` (it is written to a temporary
-    file beside it and renamed at the end). `progress`: a bar with frames/s and ETA (None: on a
-    terminal only).
+    file beside it and renamed at the end). `preset` (x264 and x265): the encoder's speed against
+    file size, ultrafast .. veryslow; `tune`: "grain" keeps film grain, "none" lets the encoder
+    smooth it into a smaller file. The output is in the input's colour matrix and range, tagged so,
+    each pixel's luma chosen so it decodes to the input's luminance (see `colour.py`). `progress`: a
+    bar with frames/s and ETA (None: on a terminal only).
     """
     require_av()
     if stabilize:
@@ -134,7 +163,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     with VideoReader(src) as reader:
         dst.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(dst) as f:
-            writer = VideoWriter(f, dst.suffix, reader, codec, crf)
+            writer = VideoWriter(f, dst.suffix, reader, codec, crf, preset, tune)
             try:
                 disable = None if progress is None else not progress
                 with tqdm(total=reader.frame_count, unit="frame", desc=src.name, disable=disable, leave=False,
@@ -258,7 +287,7 @@ class _Pipeline:
                 ends += 1
             elif isinstance(item, _Coloured):
                 rgb = np.asarray(self.recombine(item.frame.y, item.ratio))
-                self.writer.write(rgb, item.frame.pts, item.frame.duration)
+                self.writer.write(rgb, item.frame.pts, item.frame.duration, item.frame.y)
                 self.bar.update(1)
             else:
                 self.writer.mux_audio(item)
