@@ -5,7 +5,7 @@ nothing, and rewritten (`--write`) only when the bundled model itself changes.
                                                             # compare with tests/data/bundled_outputs.npz
     python scripts/bundled_outputs.py --write               # pin today's outputs (a new bundled model)
 
-`tests/test_bundled_outputs.py` recomputes them and compares.
+`tests/project/test_bundled_outputs.py` recomputes them and compares.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One check of artcolor on a GPU machine, in a few minutes (docs/speed.md, "The GPU check"):
-#   1. the CUDA tests (tests/test_gpu_*.py: bf16 and device checks, and with CUDA the -m cuda ones);
+#   1. the CUDA tests (tests/*/test_gpu_*.py: bf16 and device checks, and with CUDA the -m cuda ones);
 #   2. one photo at 1024 and 4096, automatic and with a palette (median seconds);
 #   3. a folder of made 1024x768 JPEGs with a palette, as a whole command (photos/s);
 #   4. a made 1280x720 clip with a palette, video mode (frames/s, the whole command);
@@ -56,9 +56,9 @@ if torch.cuda.is_available():
 import artcolor; print("artcolor from", artcolor.__file__)
 PYEOF
 
-section "tests (tests/test_gpu_training.py, tests/test_gpu_pipeline.py; -m cuda among them)"
+section "tests (tests/training/test_gpu_training.py, tests/inference/test_gpu_pipeline.py; -m cuda among them)"
 t0=$(now)
-timeout $(( 90 * SLOW )) $PY -m pytest -q -p no:cacheprovider -rs tests/test_gpu_training.py tests/test_gpu_pipeline.py 2>&1 | tail -n 15
+timeout $(( 90 * SLOW )) $PY -m pytest -q -p no:cacheprovider -rs tests/training/test_gpu_training.py tests/inference/test_gpu_pipeline.py 2>&1 | tail -n 15
 figure "tests: exit ${PIPESTATUS[0]} in $(secs "$t0" "$(now)") s"
 
 section "one photo, already decoded (Colorizer.colorize)"

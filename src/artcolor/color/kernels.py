@@ -4,7 +4,7 @@ Each is one pass over the pixels with nothing but registers between its steps, w
 versions (`srgb.encode_in_gamut`, `image.luminance_plane`) make a dozen passes through temporaries:
 at 4096 x 4096 recombination goes from about 36 ns a pixel to a few. The arithmetic is the numpy
 versions', in float32, step for step and in the same order (numba, without fastmath, neither fuses
-a multiply and an add nor reorders), so the outputs are bit-identical; tests/test_kernels.py holds
+a multiply and an add nor reorders), so the outputs are bit-identical; tests/color/test_kernels.py holds
 them to it.
 
 The loops are single-threaded and release the GIL; `in_row_chunks` runs one over a few row chunks

@@ -5,7 +5,7 @@ pass over the pixels); on a GPU the same arithmetic runs as a few tensor ops, so
 full-resolution work costs a fraction of a millisecond and only bytes cross the bus: the decoded
 pixels (uint8) in, the sRGB image (uint8) out. The ops are the CPU path's, step for step and in its
 order (separate multiplies and adds, no fused multiply-add: torch runs each op as its own kernel),
-so on the CPU device the outputs are the CPU path's bytes (tests/test_gpu_pipeline.py), and on CUDA
+so on the CPU device the outputs are the CPU path's bytes (tests/inference/test_gpu_pipeline.py), and on CUDA
 they differ from them at most by float rounding.
 
     pixels (H, W) or (H, W, 3) uint8 -> Y (H, W) float32                  `Recombiner.luminance`

@@ -2,7 +2,7 @@
 tensor cores; no loss scaling needed, bfloat16 has float32's range), float32 elsewhere.
 
 Ops that need float32 under autocast turn it off themselves (`correspondence.palette_transfer`'s
-ranks and quantiles); tests/test_gpu_training.py runs a step of each loop under CPU bfloat16 autocast
+ranks and quantiles); tests/training/test_gpu_training.py runs a step of each loop under CPU bfloat16 autocast
 and on the "meta" device, where a CPU tensor meeting the step's tensors fails as it would on CUDA.
 """
 

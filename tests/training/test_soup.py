@@ -85,7 +85,7 @@ def test_decoders_of_another_architecture_do_not_blend():
 def test_the_script_writes_a_model_that_loads(tmp_path):
     save_net(net(0), tmp_path / "a")
     save_net(net(1), tmp_path / "b")
-    script = Path(__file__).parents[1] / "scripts" / "average_auto.py"
+    script = Path(__file__).parents[2] / "scripts" / "average_auto.py"
     done = subprocess.run([sys.executable, script, "--weights", tmp_path / "a", "--with", tmp_path / "b",
                            "--weight", "0.5", "--out", tmp_path / "soup"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

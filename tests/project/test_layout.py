@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "artcolor"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "artcolor"
 MAX_FILE_LINES, MAX_FUNCTION_LINES = 300, 60
 
 

@@ -141,7 +141,7 @@ def test_runs_where_torch_is_not_installed(model, odd_photo, coffee, tmp_path):
     coffee.save(tmp_path / "reference.png")
     out = tmp_path / "out"
     out.mkdir()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
     proc = subprocess.run([sys.executable, "-c", NO_TORCH + CHILD, str(folder), str(tmp_path / "photo.png"),
                            str(tmp_path / "reference.png"), str(out)], env=env, capture_output=True, text=True,
                           timeout=120)
@@ -163,7 +163,7 @@ def test_runs_where_torch_is_not_installed(model, odd_photo, coffee, tmp_path):
 def test_readme_onnx_example_runs(model, gray_photo, coffee, tmp_path, monkeypatch):
     """The documentation's OnnxColorizer example (docs/onnx-hub.md), with its placeholder folder filled in."""
     _, folder = model
-    readme = (Path(__file__).parents[1] / "docs" / "onnx-hub.md").read_text()
+    readme = (Path(__file__).parents[2] / "docs" / "onnx-hub.md").read_text()
     code = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "OnnxColorizer(" in block)
     gray_photo.save(tmp_path / "photo.jpg")
     coffee.save(tmp_path / "painting.jpg")

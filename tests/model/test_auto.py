@@ -1,4 +1,4 @@
-"""The automatic decoder (model/auto.py); its training (training/auto.py) is tests/test_train_auto.py's."""
+"""The automatic decoder (model/auto.py); its training (training/auto.py) is tests/training/test_train_auto.py's."""
 
 from __future__ import annotations
 

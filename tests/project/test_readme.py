@@ -11,7 +11,7 @@ import pytest
 
 from artcolor.model.folders import BUNDLED
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 needs_bundled = pytest.mark.skipif(not (BUNDLED / "model.safetensors").is_file(), reason="no bundled model")
 

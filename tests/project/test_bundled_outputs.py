@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("bundled_outputs", ROOT / "scripts" / "bundled_outputs.py")
 bundled_outputs = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bundled_outputs)
