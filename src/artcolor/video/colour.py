@@ -122,7 +122,7 @@ def to_yuv(rgb: np.ndarray, luminance: np.ndarray, spec: ColourSpec, subsampled:
     y_plane = np.empty((h, w), np.uint8)
     cb, cr = np.empty((h // step, w // step), np.uint8), np.empty((h // step, w // step), np.uint8)
     args = (np.ascontiguousarray(rgb), np.ascontiguousarray(luminance, np.float32), SRGB8_TO_LINEAR,
-            np.asarray(Y_WEIGHTS, np.float32), kr, kb, spec.full_range, step, y_plane, cb, cr)
+            np.asarray(Y_WEIGHTS, np.float32), (float(kr), float(kb), bool(spec.full_range)), step, y_plane, cb, cr)
     kernels.in_row_chunks(_compiled(), h // step, *args)
     if subsampled:
         return np.concatenate([y_plane, cb.reshape(h // 4, w), cr.reshape(h // 4, w)])
@@ -148,9 +148,11 @@ def _compiled():
     return _kernel
 
 
-def _blocks(rgb, target, lut, weights, kr, kb, full, step, y_plane, cb_plane, cr_plane,
+def _blocks(rgb, target, lut, weights, coding, step, y_plane, cb_plane, cr_plane,
             start, stop):  # pragma: no cover - compiled
-    """Block rows start..stop of `to_yuv`: chroma of each step x step block, then each pixel's luma."""
+    """Block rows start..stop of `to_yuv`: chroma of each step x step block, then each pixel's luma;
+    `coding`: the matrix's (kr, kb) and whether the range is full."""
+    kr, kb, full = coding
     kg = 1 - kr - kb
     y_scale, y_offset, c_scale = (255.0, 0.0, 255.0) if full else (219.0, 16.0, 224.0)
     cr_r, cb_b = 2 * (1 - kr), 2 * (1 - kb)  # decoding: R' = Y' + cr_r Cr, B' = Y' + cb_b Cb
