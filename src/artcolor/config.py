@@ -204,7 +204,8 @@ class InferenceOptions:
     def as_vector(self, strength: float = 1.0) -> list[float]:
         """The options as the network's `options` input, in `OPTION_ORDER`; `strength` (the style's)
         scales how far the output moves onto the reference's palette (above 1: past it)."""
-        return [self.coherence, self.palette_transfer * strength, self.transfer_matched, self.match_trust]
+        scaled = {**self.to_dict(), "palette_transfer": self.palette_transfer * strength}
+        return [scaled[name] for name in OPTION_ORDER]
 
 
 OPTION_ORDER = ("coherence", "palette_transfer", "transfer_matched", "match_trust")  # `options` input, by index

@@ -33,9 +33,10 @@ def check_backend(name: str) -> None:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {name!r}")
 
 
-def option_vector(options: InferenceOptions | None, style: Style) -> np.ndarray:
-    """The inference options under a style as the network's `options` input (4,) float32."""
-    return np.asarray((options or InferenceOptions()).as_vector(style.strength), np.float32)
+def option_vector(options: InferenceOptions | None, strength: float = 1.0) -> np.ndarray:
+    """The inference options (None: the defaults) under a style's `strength` as the network's `options`
+    input (4,) float32."""
+    return np.asarray((options or InferenceOptions()).as_vector(strength), np.float32)
 
 
 def onnx_installed() -> bool:

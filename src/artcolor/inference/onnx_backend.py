@@ -103,7 +103,7 @@ def graph_feeds(graph: Graph, l: np.ndarray, codes: np.ndarray | None = None, ba
     hints (zeros for None)."""
     feeds = {"l": l} if codes is None else {"l": l, "style": codes}
     if codes is not None and "options" in graph.inputs:  # a model that maps its output onto the reference
-        feeds["options"] = options if options is not None else np.asarray(InferenceOptions().as_vector(), np.float32)
+        feeds["options"] = options if options is not None else option_vector(None)
     if "ref_keys" in graph.inputs:  # a model that matches its reference
         feeds.update(bank_feeds(bank, graph))
     if "hints" in graph.inputs:  # a model that takes colour hints
@@ -116,7 +116,7 @@ def color_ratio(graph: Graph, l: np.ndarray, style: Style, hints: np.ndarray | N
     """The colour graph (the U-Net and the mapping onto the reference) on a batch of working-size L*
     under one style -> the chroma ratio."""
     codes = np.broadcast_to(style.code, (len(l), len(style.code)))
-    return graph(["ratio"], **graph_feeds(graph, l, codes, style.bank, hints, option_vector(options, style)))[0]
+    return graph(["ratio"], **graph_feeds(graph, l, codes, style.bank, hints, option_vector(options, style.strength)))[0]
 
 
 class OnnxBackend(Backend):

@@ -67,5 +67,5 @@ class TorchBackend(Backend):
         codes = None if style.automatic else self._tensor(style.code).expand(l.shape[0], -1)  # None: automatic
         bank = None if style.bank is None else Bank(*(self._tensor(a) for a in style.bank))
         hints = None if hints is None else self._tensor(hints)
-        out = paint(self.net, l, codes, hints, bank, self._tensor(option_vector(options, style)))
+        out = paint(self.net, l, codes, hints, bank, self._tensor(option_vector(options, style.strength)))
         return chroma_ratio(self.net.to_linear_rgb(l, out)).float().cpu().numpy()

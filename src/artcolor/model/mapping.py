@@ -97,7 +97,7 @@ def paint(net, l: torch.Tensor, style: torch.Tensor | None, hints: torch.Tensor 
     net.check_inputs(l, style)
     if options is None:
         options = l.new_tensor(InferenceOptions().as_vector())
-    coherence, transfer, transfer_matched, trust = options.to(l).unbind()
+    coherence, transfer, transfer_matched, trust = options.to(l).unbind()  # config.OPTION_ORDER
     encoded = net.semantic.features(l)
     warped = net.match(l, encoded, bank)
     out = net.unet(l, style, hints, encoded, warped)
